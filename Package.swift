@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// Timbre: self-hosted music auto-tagging. Module map and layering: docs/architecture.md.
+import PackageDescription
+
+/// A C library found through pkg-config and installed from Debian by scripts/setup.
+func systemLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt(apt)])
+}
+
+let package = Package(
+    name: "Timbre",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "timbre", targets: ["timbre"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries: module maps only.
+        systemLibrary("CSndFile", pkgConfig: "sndfile", apt: ["libsndfile1-dev"]),
+        systemLibrary("CMpg123", pkgConfig: "libmpg123", apt: ["libmpg123-dev"]),
+        systemLibrary("CFFTW", pkgConfig: "fftw3f", apt: ["libfftw3-dev"]),
+        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),
+        systemLibrary("CPostgres", pkgConfig: "libpq", apt: ["libpq-dev"]),
+        systemLibrary("CMicroHTTPD", pkgConfig: "libmicrohttpd", apt: ["libmicrohttpd-dev"]),
+        systemLibrary("CTagLib", pkgConfig: "taglib_c", apt: ["libtagc0-dev"]),
+        systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
+        systemLibrary("CFluidSynth", pkgConfig: "fluidsynth", apt: ["libfluidsynth-dev"]),
+
+        // Layers, lowest first. A lower layer never imports a higher one.
+        .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLib"]),
+        .target(name: "Features", dependencies: ["AudioIO", "CFFTW"]),
+        .target(name: "NeuralNet", dependencies: ["COpenBLAS"]),
+        .target(name: "Charts", dependencies: ["CZlib"]),
+        .target(name: "DemoCorpus", dependencies: ["AudioIO", "CFluidSynth"]),
+        .target(name: "Tagger", dependencies: [
+            "NeuralNet", "Features", "AudioIO", "Charts",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "Catalog", dependencies: [
+            "Tagger", "CPostgres",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "timbre", dependencies: [
+            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "AudioIO"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
+        .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
+        .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO"]),
+    ]
+)

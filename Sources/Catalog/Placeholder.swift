@@ -1,0 +1,1 @@
+// Catalog: see docs/architecture.md. This file goes when the module has real sources.

@@ -1,0 +1,1 @@
+// Charts: see docs/architecture.md. This file goes when the module has real sources.

@@ -1,0 +1,1 @@
+// Tagger: see docs/architecture.md. This file goes when the module has real sources.
