@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Golden fixtures for Timbre's multi-label metrics, computed by scikit-learn.
+
+Writes Tests/Fixtures/metrics/multilabel_metrics.json: inputs (probabilities, targets)
+and scikit-learn's values for every metric Timbre reports. Rerun:
+
+    python3 tools/golden/make_metric_fixtures.py     # uses TIMBRE_PYTHON or tools/.venv
+"""
+import json, os, subprocess, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+REQUIREMENTS = os.path.join(HERE, "requirements-metrics.txt")
+
+
+def reexec_in_venv():
+    """Run under TIMBRE_PYTHON, or a venv in tools/.venv made from the pinned requirements."""
+    if os.environ.get("TIMBRE_GOLDEN_CHILD"):
+        return
+    python = os.environ.get("TIMBRE_PYTHON")
+    if not python:
+        venv = os.path.join(ROOT, "tools", ".venv")
+        python = os.path.join(venv, "bin", "python")
+        if not os.path.exists(python):
+            subprocess.check_call([sys.executable, "-m", "venv", venv])
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "-r", REQUIREMENTS])
+    env = dict(os.environ, TIMBRE_GOLDEN_CHILD="1")
+    sys.exit(subprocess.call([python, os.path.abspath(__file__)] + sys.argv[1:], env=env))
+
+
+def main():
+    import numpy as np
+    from sklearn import metrics as M
+
+    rng = np.random.default_rng(20261125)
+    n, labels = 240, 7
+    prevalence = np.array([0.5, 0.3, 0.2, 0.1, 0.05, 0.4, 0.15])
+    targets = (rng.random((n, labels)) < prevalence).astype(np.int64)
+    # Scores correlated with the truth, plus ties (rounded to 2 decimals) to exercise tie handling.
+    logits = rng.normal(size=(n, labels)) + 1.6 * (targets * 2 - 1) * rng.random((n, labels))
+    probs = np.round(1 / (1 + np.exp(-logits)), 2).astype(np.float32)
+    # A few rows with no true tag and a few with no predicted tag.
+    targets[:5] = 0
+    probs[5:9] = np.minimum(probs[5:9], 0.3)
+    pred = (probs >= 0.5).astype(np.int64)
+
+    z = dict(zero_division=0)
+    out = {
+        "threshold": 0.5,
+        "num_samples": n,
+        "num_labels": labels,
+        "probabilities": probs.astype(float).ravel().tolist(),
+        "targets": targets.astype(float).ravel().tolist(),
+        "hamming_loss": M.hamming_loss(targets, pred),
+        "jaccard_samples": M.jaccard_score(targets, pred, average="samples", **z),
+        "f1_samples": M.f1_score(targets, pred, average="samples", **z),
+        "f1_micro": M.f1_score(targets, pred, average="micro", **z),
+        "f1_macro": M.f1_score(targets, pred, average="macro", **z),
+        "precision_samples": M.precision_score(targets, pred, average="samples", **z),
+        "precision_micro": M.precision_score(targets, pred, average="micro", **z),
+        "precision_macro": M.precision_score(targets, pred, average="macro", **z),
+        "recall_samples": M.recall_score(targets, pred, average="samples", **z),
+        "recall_micro": M.recall_score(targets, pred, average="micro", **z),
+        "recall_macro": M.recall_score(targets, pred, average="macro", **z),
+        "roc_auc_macro": M.roc_auc_score(targets, probs, average="macro"),
+        "roc_auc_micro": M.roc_auc_score(targets, probs, average="micro"),
+        "pr_auc_macro": M.average_precision_score(targets, probs, average="macro"),
+        "pr_auc_micro": M.average_precision_score(targets, probs, average="micro"),
+        "per_label_precision": M.precision_score(targets, pred, average=None, **z).tolist(),
+        "per_label_recall": M.recall_score(targets, pred, average=None, **z).tolist(),
+        "per_label_f1": M.f1_score(targets, pred, average=None, **z).tolist(),
+        "per_label_roc_auc": M.roc_auc_score(targets, probs, average=None).tolist(),
+        "per_label_pr_auc": M.average_precision_score(targets, probs, average=None).tolist(),
+        "per_label_support": targets.sum(axis=0).tolist(),
+    }
+    path = os.path.join(ROOT, "Tests", "Fixtures", "metrics", "multilabel_metrics.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    reexec_in_venv()
+    main()
