@@ -1,0 +1,69 @@
+/// Multi-label stratified splitting by iterative stratification (Sechidis, Tsoumakas &
+/// Vlahavas, "On the Stratification of Multi-Label Data", ECML PKDD 2011, algorithm 1).
+///
+/// Plain random splits leave rare tags out of validation or test entirely; this assigns
+/// the examples of the rarest remaining label first, each to the subset that most
+/// lacks that label, so every label is spread over the subsets in the requested
+/// proportions as closely as whole examples allow. Split whole tracks, never chunks,
+/// so no track leaks between train and test.
+public enum IterativeStratification {
+    /// - Parameters:
+    ///   - labels: per example, the indices of its positive labels (may be empty).
+    ///   - proportions: the subsets' shares, e.g. [0.8, 0.1, 0.1]; normalised here.
+    ///   - seed: breaks ties; the same inputs and seed give the same split.
+    /// - Returns: per example, the index of its subset.
+    public static func split(labels: [[Int]], proportions: [Double], seed: UInt64) -> [Int] {
+        let total = proportions.reduce(0, +)
+        precondition(!proportions.isEmpty && total > 0 && proportions.allSatisfy { $0 >= 0 },
+                     "proportions must be non-negative and not all zero")
+        let share = proportions.map { $0 / total }
+        let labelCount = (labels.lazy.flatMap { $0 }.max() ?? -1) + 1
+        var rng = SplitMix64(seed: seed)
+
+        var perLabel = [[Int]](repeating: [], count: labelCount)
+        for (example, ls) in labels.enumerated() { for l in Set(ls) { perLabel[l].append(example) } }
+        var desiredOverall = share.map { $0 * Double(labels.count) }
+        var desired = share.map { s in perLabel.map { s * Double($0.count) } }  // [subset][label]
+        var assignment = [Int](repeating: -1, count: labels.count)
+        var remaining = perLabel.map(\.count)
+
+        func assign(_ example: Int, preferring label: Int?) {
+            var best: [Int] = []
+            var bestKey = (-Double.infinity, -Double.infinity)
+            for s in share.indices {
+                let key = (label.map { desired[s][$0] } ?? desiredOverall[s], desiredOverall[s])
+                if key > bestKey { bestKey = key; best = [s] } else if key == bestKey { best.append(s) }
+            }
+            let subset = best.count == 1 ? best[0] : best[Int(rng.next() % UInt64(best.count))]
+            assignment[example] = subset
+            desiredOverall[subset] -= 1
+            for l in Set(labels[example]) { desired[subset][l] -= 1; remaining[l] -= 1 }
+        }
+
+        while true {
+            // The label with the fewest unassigned examples; ties by lowest index (deterministic).
+            var rarest = -1
+            for l in 0..<labelCount where remaining[l] > 0 && (rarest < 0 || remaining[l] < remaining[rarest]) { rarest = l }
+            guard rarest >= 0 else { break }
+            var examples = perLabel[rarest].filter { assignment[$0] < 0 }
+            examples.shuffle(using: &rng)
+            for example in examples { assign(example, preferring: rarest) }
+        }
+        for example in labels.indices where assignment[example] < 0 { assign(example, preferring: nil) }
+        return assignment
+    }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, seedable generator for
+/// reproducible shuffles and splits.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
