@@ -1,0 +1,203 @@
+import Foundation
+
+/// The prepared corpus on disk (`timbre prepare --output-dir DIR`): log-mel chunks as
+/// Float16 in append-only shard files, and `index.json` saying which chunks belong to
+/// which track, its tags and its split. Float16 halves the size against Float32 at a
+/// precision (≈ 3 decimal digits over ±65504) far finer than the dB values need.
+///
+/// Layout:
+///   DIR/index.json            ChunkCacheIndex (rewritten atomically after every shard)
+///   DIR/shards/NNNNN.f16      chunks, each `chunkShape` Float16 values, little-endian
+public struct ChunkCacheIndex: Codable, Sendable, Equatable {
+    public static let currentVersion = 1
+    public var version = ChunkCacheIndex.currentVersion
+    /// (n_mels, frames) of every chunk.
+    public var chunkShape: [Int]
+    /// The audio front end that made the chunks, as JSON, so training and prediction agree.
+    public var frontEnd: String
+    public var tracks: [CachedTrack] = []
+    public var failures: [FailedTrack] = []
+    public var shardCount = 0
+
+    enum CodingKeys: String, CodingKey {
+        case version, chunkShape = "chunk_shape", frontEnd = "front_end", tracks, failures, shardCount = "shard_count"
+    }
+}
+
+public struct CachedTrack: Codable, Sendable, Equatable {
+    public var path: String
+    public var tags: [String]
+    /// "train", "val" or "test"; empty until the split is made.
+    public var split: String
+    public var shard: Int
+    /// Index of the track's first chunk within its shard.
+    public var firstChunk: Int
+    public var chunkCount: Int
+    public var duration: Double
+
+    enum CodingKeys: String, CodingKey {
+        case path, tags, split, shard, firstChunk = "first_chunk", chunkCount = "chunk_count", duration
+    }
+}
+
+public struct FailedTrack: Codable, Sendable, Equatable {
+    public var path: String
+    public var error: String
+}
+
+public enum ChunkCacheError: Error, CustomStringConvertible {
+    case io(path: String, reason: String)
+    case incompatible(path: String, reason: String)
+    case badChunk(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let reason): return "\(path): \(reason)"
+        case .incompatible(let path, let reason):
+            return "\(path): \(reason). Prepare into a new directory, or delete this one to start over."
+        case .badChunk(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}
+
+/// Appends tracks to a cache directory, resuming where an earlier run stopped: tracks
+/// already in the index (prepared or failed) are reported by `contains`, and a shard is
+/// never rewritten once the index names it.
+public final class ChunkCacheWriter {
+    public private(set) var index: ChunkCacheIndex
+    private let directory: URL
+    private let shardCapacity: Int
+    private var pending: [Float16] = []
+    private var pendingTracks: [CachedTrack] = []
+    private var known: Set<String>
+
+    /// - Parameter shardCapacity: chunks per shard file (default 2048 = 64 MiB at 128×128).
+    public init(directory: String, chunkShape: [Int], frontEnd: String, shardCapacity: Int = 2048) throws(ChunkCacheError) {
+        self.directory = URL(fileURLWithPath: directory)
+        self.shardCapacity = max(1, shardCapacity)
+        let indexURL = self.directory.appendingPathComponent("index.json")
+        if let data = try? Data(contentsOf: indexURL) {
+            guard let existing = try? JSONDecoder().decode(ChunkCacheIndex.self, from: data) else {
+                throw .incompatible(path: indexURL.path, reason: "index.json is not a Timbre chunk index")
+            }
+            guard existing.version == ChunkCacheIndex.currentVersion else {
+                throw .incompatible(path: indexURL.path, reason: "cache version \(existing.version), this Timbre writes \(ChunkCacheIndex.currentVersion)")
+            }
+            guard existing.chunkShape == chunkShape, existing.frontEnd == frontEnd else {
+                throw .incompatible(path: indexURL.path, reason: "was prepared with another audio front end or chunk shape")
+            }
+            index = existing
+        } else {
+            index = ChunkCacheIndex(chunkShape: chunkShape, frontEnd: frontEnd)
+        }
+        known = Set(index.tracks.map(\.path) + index.failures.map(\.path))
+        do {
+            try FileManager.default.createDirectory(at: self.directory.appendingPathComponent("shards"), withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: directory, reason: "cannot create the cache directory: \(error.localizedDescription)")
+        }
+    }
+
+    public func contains(_ path: String) -> Bool { known.contains(path) }
+
+    var chunkSize: Int { index.chunkShape.reduce(1, *) }
+
+    /// Adds a track's chunks (`chunks.count` a multiple of the chunk size, at least one chunk).
+    public func append(path: String, tags: [String], duration: Double, chunks: [Float]) throws(ChunkCacheError) {
+        guard !chunks.isEmpty, chunks.count % chunkSize == 0 else {
+            throw .badChunk(path: path, reason: "\(chunks.count) values are not whole chunks of \(index.chunkShape)")
+        }
+        pendingTracks.append(CachedTrack(path: path, tags: tags, split: "", shard: index.shardCount,
+                                         firstChunk: pending.count / chunkSize, chunkCount: chunks.count / chunkSize,
+                                         duration: duration))
+        pending.reserveCapacity(pending.count + chunks.count)
+        for x in chunks { pending.append(Float16(x)) }
+        known.insert(path)
+        if pending.count / chunkSize >= shardCapacity { try flush() }
+    }
+
+    public func recordFailure(path: String, error: String) throws(ChunkCacheError) {
+        index.failures.append(FailedTrack(path: path, error: error))
+        known.insert(path)
+        try writeIndex()
+    }
+
+    /// Writes the pending chunks as a new shard and the index that names it.
+    public func flush() throws(ChunkCacheError) {
+        guard !pending.isEmpty else { return try writeIndex() }
+        let shardURL = directory.appendingPathComponent("shards").appendingPathComponent(ChunkCache.shardName(index.shardCount))
+        let data = pending.withUnsafeBufferPointer { Data(buffer: $0) }  // little-endian on every platform Timbre runs on
+        do { try data.write(to: shardURL, options: .atomic) } catch {
+            throw .io(path: shardURL.path, reason: "cannot write shard: \(error.localizedDescription)")
+        }
+        index.tracks += pendingTracks
+        index.shardCount += 1
+        pending.removeAll(keepingCapacity: true)
+        pendingTracks.removeAll()
+        try writeIndex()
+    }
+
+    /// Sets every track's split (by path) and saves the index.
+    public func assignSplits(_ splits: [String: String]) throws(ChunkCacheError) {
+        for i in index.tracks.indices { index.tracks[i].split = splits[index.tracks[i].path] ?? index.tracks[i].split }
+        try writeIndex()
+    }
+
+    private func writeIndex() throws(ChunkCacheError) {
+        let url = directory.appendingPathComponent("index.json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do { try encoder.encode(index).write(to: url, options: .atomic) } catch {
+            throw .io(path: url.path, reason: "cannot write the index: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Read access to a prepared cache; shards are memory-mapped, so opening is cheap and
+/// memory is paged in as chunks are read.
+public final class ChunkCache: @unchecked Sendable {  // immutable after init
+    public let index: ChunkCacheIndex
+    private let shards: [Data]
+    public let chunkSize: Int
+
+    static func shardName(_ i: Int) -> String { String(format: "%05d.f16", i) }
+
+    public init(directory: String) throws(ChunkCacheError) {
+        let dir = URL(fileURLWithPath: directory)
+        let indexURL = dir.appendingPathComponent("index.json")
+        guard let data = try? Data(contentsOf: indexURL) else {
+            throw .io(path: indexURL.path, reason: "no prepared data here: run `timbre prepare --output-dir \(directory)` first")
+        }
+        guard let index = try? JSONDecoder().decode(ChunkCacheIndex.self, from: data),
+              index.version == ChunkCacheIndex.currentVersion else {
+            throw .incompatible(path: indexURL.path, reason: "not a chunk index this Timbre can read")
+        }
+        self.index = index
+        chunkSize = index.chunkShape.reduce(1, *)
+        var shards: [Data] = []
+        for i in 0..<index.shardCount {
+            let url = dir.appendingPathComponent("shards").appendingPathComponent(Self.shardName(i))
+            guard let shard = try? Data(contentsOf: url, options: .alwaysMapped) else {
+                throw .io(path: url.path, reason: "shard missing or unreadable")
+            }
+            shards.append(shard)
+        }
+        for track in index.tracks {
+            guard track.shard < shards.count,
+                  (track.firstChunk + track.chunkCount) * chunkSize * 2 <= shards[track.shard].count else {
+                throw .badChunk(path: track.path, reason: "its chunks lie outside shard \(track.shard): the cache is damaged")
+            }
+        }
+        self.shards = shards
+    }
+
+    /// Copies chunk `chunk` of `track` (as Float32) into `destination`, which holds `chunkSize` values.
+    public func read(track: CachedTrack, chunk: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(chunk >= 0 && chunk < track.chunkCount, "chunk \(chunk) out of range")
+        let start = (track.firstChunk + chunk) * chunkSize
+        shards[track.shard].withUnsafeBytes { raw in
+            let halves = raw.bindMemory(to: Float16.self)
+            for i in 0..<chunkSize { destination[i] = Float(halves[start + i]) }
+        }
+    }
+}
