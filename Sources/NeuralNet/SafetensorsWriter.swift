@@ -1,0 +1,76 @@
+import Foundation
+
+extension SafetensorsFile {
+    /// The file's bytes: tensors in the order of `tensors`, header padded with spaces to a
+    /// multiple of 8 bytes so the data section stays aligned (as the Python library does).
+    public func serialized() throws(SafetensorsError) -> [UInt8] {
+        var names = Set<String>()
+        var header = "{"
+        if !metadata.isEmpty {
+            let pairs = metadata.sorted { $0.key < $1.key }
+                .map { SafetensorsJSON.quoted($0.key) + ":" + SafetensorsJSON.quoted($0.value) }
+            header += "\"__metadata__\":{" + pairs.joined(separator: ",") + "},"
+        }
+        var offset = 0
+        var fields: [String] = []
+        for entry in tensors {
+            guard entry.name != "__metadata__" else { throw .invalidTensor(name: entry.name, reason: "the name is reserved") }
+            guard names.insert(entry.name).inserted else { throw .invalidTensor(name: entry.name, reason: "the name is used twice") }
+            if let exact = entry.int64Values, exact.count != entry.tensor.count {
+                throw .invalidTensor(name: entry.name, reason: "int64Values has \(exact.count) values for shape \(entry.tensor.shape)")
+            }
+            let size = entry.tensor.count * entry.dtype.byteSize
+            let shape = entry.tensor.shape.map(String.init).joined(separator: ",")
+            fields.append(SafetensorsJSON.quoted(entry.name)
+                + ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            offset += size
+        }
+        header += fields.joined(separator: ",") + "}"
+        if header.hasSuffix(",}") { header.removeLast(2); header += "}" }
+        var headerBytes = Array(header.utf8)
+        headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerBytes.count % 8) % 8))
+
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + headerBytes.count + offset)
+        var length = UInt64(headerBytes.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(contentsOf: headerBytes)
+        for entry in tensors { try Self.append(entry, to: &out) }
+        return out
+    }
+
+    /// Writes to `url` through a temporary file and a rename, so a crash never leaves a
+    /// half-written model where a good one was.
+    public func write(to url: URL) throws(SafetensorsError) {
+        let bytes = try serialized()
+        do { try Data(bytes).write(to: url, options: .atomic) } catch {
+            throw .io(path: url.path, reason: "\(error)")
+        }
+    }
+
+    private static func append(_ entry: SafetensorsTensor, to out: inout [UInt8]) throws(SafetensorsError) {
+        func put<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+        }
+        switch entry.dtype {
+        case .float32:
+            for value in entry.tensor.data { put(value.bitPattern) }
+        case .float16:
+            for value in entry.tensor.data { put(Float16Conversion.half(from: value)) }
+        case .bfloat16:
+            for value in entry.tensor.data { put(Float16Conversion.bfloat16(from: value)) }
+        case .int64:
+            if let exact = entry.int64Values {
+                for value in exact { put(value) }
+                return
+            }
+            for value in entry.tensor.data {
+                let rounded = value.rounded()
+                guard rounded.isFinite, let integer = Int64(exactly: rounded) else {
+                    throw .invalidTensor(name: entry.name, reason: "value \(value) cannot be stored as I64")
+                }
+                put(integer)
+            }
+        }
+    }
+}

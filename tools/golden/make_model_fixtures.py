@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch golden fixtures of the training engine into Tests/Fixtures/model/.
+
+    TIMBRE_PYTHON=/path/to/python tools/golden/make_model_fixtures.py
+
+Without TIMBRE_PYTHON the script creates tools/.venv with the pinned versions of
+tools/golden/requirements-model.txt and re-runs itself there. Every output is
+deterministic (seeded, deterministic algorithms, one thread); rerunning rewrites the
+same values.
+
+Files (safetensors; config and settings as JSON strings in `__metadata__`):
+  resnet_se_tiny.safetensors, baseline_tiny.safetensors
+      weights.<name>  state_dict (BN stats randomised so eval mode is a real test;
+                      num_batches_tracked as I64)
+      input, targets (soft), pos_weight
+      eval.logits, eval.embeddings          eval mode, before training
+      train.logits, train.embeddings, train.dlogits, loss, grad.<param>
+                                            first train-mode forward/backward
+      step3.<name>   state_dict after 3 x (zero_grad, train forward, loss, backward, AdamW step)
+      losses         the loss of each of the 3 steps
+  bce.safetensors        BCEWithLogitsLoss values and gradients (with/without pos_weight)
+  optimizers.safetensors Adam, AdamW, SGD(+momentum, nesterov) trajectories on fixed gradients
+  clip.safetensors       clip_grad_norm_ results
+  schedules.safetensors  LR sequences of cosine, step, ReduceLROnPlateau, warm-up + cosine/step
+  python_written.safetensors  F32/F16/BF16/I64 tensors written by the safetensors library,
+                              with their values as F32 under `<name>.as_f32`
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "Fixtures" / "model"
+
+
+def ensure_interpreter() -> None:
+    """Re-executes under TIMBRE_PYTHON, or under tools/.venv (created on first use)."""
+    wanted = os.environ.get("TIMBRE_PYTHON")
+    if wanted:
+        if not os.environ.get("TIMBRE_REEXEC"):  # venv interpreters are symlinks: compare by flag
+            os.environ["TIMBRE_REEXEC"] = "1"
+            os.execv(wanted, [wanted, __file__, *sys.argv[1:]])
+        return
+    venv = ROOT / "tools" / ".venv"
+    python = venv / "bin" / "python"
+    if Path(sys.prefix).resolve() == venv.resolve():
+        return
+    if not python.exists():
+        subprocess.check_call([sys.executable, "-m", "venv", str(venv)])
+        subprocess.check_call([str(python), "-m", "pip", "install", "-r",
+                               str(ROOT / "tools" / "golden" / "requirements-model.txt")])
+    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+
+
+ensure_interpreter()
+
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tools" / "reference"))
+from model import make_network  # noqa: E402
+
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+
+
+def meta(**values) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def save(name: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    tensors = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    save_file(tensors, str(OUT / name), metadata=metadata)
+    print(f"wrote {name}: {len(tensors)} tensors, {(OUT / name).stat().st_size} bytes")
+
+
+# ---------------------------------------------------------------- model fixtures
+def model_fixture(file: str, config: dict, seed: int) -> None:
+    torch.manual_seed(seed)
+    model = make_network(config)
+    with torch.no_grad():  # non-trivial BN affine and running stats: eval mode must use them
+        for module in model.modules():
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+                module.running_mean.uniform_(-0.3, 0.3)
+                module.running_var.uniform_(0.5, 2.0)
+                module.num_batches_tracked.fill_(7)
+    batch, genres = 4, config["num_genres"]
+    x = torch.randn(batch, config.get("input_channels", 1), 32, 32)
+    targets = torch.rand(batch, genres) * 0.8 + 0.1 * (torch.rand(batch, genres) > 0.5)
+    pos_weight = torch.rand(genres) * 2.5 + 0.5
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+    out = {f"weights.{k}": v.clone() for k, v in model.state_dict().items()}  # state_dict aliases live tensors
+    out.update(input=x, targets=targets, pos_weight=pos_weight)
+
+    model.eval()
+    with torch.no_grad():
+        emb = model.get_embeddings(x)
+        out["eval.embeddings"], out["eval.logits"] = emb, model.classifier(emb)
+
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)
+    losses = []
+    for step in range(3):
+        optimizer.zero_grad()
+        emb = model.get_embeddings(x)  # one pass: BN stats must move exactly once per step
+        logits = model.classifier(model.dropout(emb))
+        logits.retain_grad()
+        loss = loss_fn(logits, targets)
+        loss.backward()
+        if step == 0:
+            out["train.embeddings"], out["train.logits"] = emb.detach().clone(), logits.detach().clone()
+            out["train.dlogits"] = logits.grad.clone()
+            out["loss"] = loss.reshape(1)
+            out.update({f"grad.{k}": p.grad.clone() for k, p in model.named_parameters()})
+        losses.append(loss.item())
+        optimizer.step()
+    out["losses"] = torch.tensor(losses)
+    out.update({f"step3.{k}": v.clone() for k, v in model.state_dict().items()})
+    save(file, out, meta(config=config, state_dict_names=list(model.state_dict().keys()),
+                         parameter_names=[k for k, _ in model.named_parameters()],
+                         optimizer={"kind": "adamw", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8,
+                                    "weight_decay": 1e-2, "steps": 3},
+                         loss={"kind": "bce_with_logits", "reduction": "mean"}))
+
+
+# ---------------------------------------------------------------- loss
+def bce_fixture() -> None:
+    torch.manual_seed(11)
+    logits = torch.randn(6, 5) * 4
+    logits[0] = torch.tensor([-60.0, -20.0, 0.0, 20.0, 60.0])  # saturated sigmoids stay finite
+    targets = torch.rand(6, 5)
+    targets[1] = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5])
+    pos_weight = torch.tensor([1.0, 2.0, 0.5, 4.0, 1.5])
+    out = {"logits": logits, "targets": targets, "pos_weight": pos_weight}
+    for suffix, fn in (("", torch.nn.BCEWithLogitsLoss()), (".pw", torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight))):
+        x = logits.clone().requires_grad_(True)
+        loss = fn(x, targets)
+        loss.backward()
+        out[f"loss{suffix}"], out[f"grad{suffix}"] = loss.reshape(1), x.grad
+    save("bce.safetensors", out, meta(reduction="mean"))
+
+
+# ---------------------------------------------------------------- optimizers
+OPTIMIZERS = {
+    "adam": (torch.optim.Adam, dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)),
+    "adamw": (torch.optim.AdamW, dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=5e-2)),
+    "sgd_momentum": (torch.optim.SGD, dict(lr=5e-2, momentum=0.9, weight_decay=1e-3)),
+    "sgd_nesterov": (torch.optim.SGD, dict(lr=5e-2, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+    "sgd_plain": (torch.optim.SGD, dict(lr=1e-1)),
+}
+STEPS = 4
+
+
+def optimizer_fixture() -> None:
+    torch.manual_seed(12)
+    initial = {"a": torch.randn(3, 4), "b": torch.randn(5)}
+    grads = {k: [torch.randn_like(v) for _ in range(STEPS)] for k, v in initial.items()}
+    out = {f"init.{k}": v for k, v in initial.items()}
+    out.update({f"grad{i}.{k}": g[i] for k, g in grads.items() for i in range(STEPS)})
+    settings = {}
+    for name, (cls, kwargs) in OPTIMIZERS.items():
+        params = {k: torch.nn.Parameter(v.clone()) for k, v in initial.items()}
+        opt = cls(list(params.values()), **kwargs)
+        for i in range(STEPS):
+            for k, p in params.items():
+                p.grad = grads[k][i].clone()
+            opt.step()
+            out.update({f"{name}.step{i + 1}.{k}": p.detach().clone() for k, p in params.items()})
+        for k, p in params.items():
+            for key, value in opt.state[p].items():
+                if torch.is_tensor(value):
+                    out[f"{name}.state.{k}.{key}"] = (value.reshape(-1) if value.dim() == 0 else value).clone()
+        settings[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    save("optimizers.safetensors", out, meta(settings=settings, steps=STEPS))
+
+
+def clip_fixture() -> None:
+    torch.manual_seed(13)
+    out = {}
+    for case, max_norm in (("clipped", 1.0), ("unclipped", 100.0)):
+        params = [torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(7))]
+        for i, p in enumerate(params):
+            p.grad = torch.randn_like(p) * 2
+            out[f"{case}.grad_in.{i}"] = p.grad.clone()
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        out[f"{case}.norm"] = norm.reshape(1)
+        out[f"{case}.max_norm"] = torch.tensor([max_norm])
+        for i, p in enumerate(params):
+            out[f"{case}.grad_out.{i}"] = p.grad
+    save("clip.safetensors", out, meta(norm_type="2"))
+
+
+# ---------------------------------------------------------------- LR schedules
+def lr_sequence(make, steps: int, metrics=None) -> torch.Tensor:
+    """The lr in effect at epochs 0..steps-1 (scheduler.step() after each epoch)."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = make(opt)
+    lrs = []
+    for i in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step(metrics[i]) if metrics is not None else sched.step()
+    return torch.tensor(lrs, dtype=torch.float64).float()
+
+
+def schedules_fixture() -> None:
+    S = torch.optim.lr_scheduler
+    metric_min = [1.0, 0.9, 0.9, 0.95, 0.9, 0.91, 0.89995, 0.8, 0.85, 0.86, 0.87, 0.88, 0.9, 0.7, 0.71, 0.72,
+                  0.73, 0.74, 0.75, 0.76]
+    metric_max = [1 - m for m in metric_min]
+    cases = {
+        "cosine": (lambda o: S.CosineAnnealingLR(o, T_max=10, eta_min=1e-3), 25, None,
+                   {"base_lr": 0.1, "t_max": 10, "eta_min": 1e-3}),
+        "step": (lambda o: S.StepLR(o, step_size=3, gamma=0.5), 12, None,
+                 {"base_lr": 0.1, "step_size": 3, "gamma": 0.5}),
+        "plateau_min": (lambda o: S.ReduceLROnPlateau(o, mode="min", factor=0.5, patience=2, threshold=1e-4,
+                                                      cooldown=1, min_lr=0.02), len(metric_min), metric_min,
+                        {"base_lr": 0.1, "mode": "min", "factor": 0.5, "patience": 2, "threshold": 1e-4,
+                         "cooldown": 1, "min_lr": 0.02}),
+        "plateau_max": (lambda o: S.ReduceLROnPlateau(o, mode="max", factor=0.3, patience=1, threshold=1e-4,
+                                                      cooldown=0, min_lr=0.0), len(metric_max), metric_max,
+                        {"base_lr": 0.1, "mode": "max", "factor": 0.3, "patience": 1, "threshold": 1e-4,
+                         "cooldown": 0, "min_lr": 0.0}),
+        "warmup_cosine": (lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3),
+                                                       S.CosineAnnealingLR(o, T_max=8, eta_min=1e-3)],
+                                                   milestones=[3]), 14, None,
+                          {"base_lr": 0.1, "warmup_steps": 3, "warmup_start_factor": 0.1, "t_max": 8,
+                           "eta_min": 1e-3}),
+        "warmup_step": (lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.25, total_iters=4),
+                                                     S.StepLR(o, step_size=2, gamma=0.1)],
+                                                 milestones=[4]), 10, None,
+                        {"base_lr": 0.1, "warmup_steps": 4, "warmup_start_factor": 0.25, "step_size": 2,
+                         "gamma": 0.1}),
+    }
+    out, settings = {}, {}
+    for name, (make, steps, metrics, setting) in cases.items():
+        out[f"{name}.lr"] = lr_sequence(make, steps, metrics)
+        if metrics is not None:
+            out[f"{name}.metric"] = torch.tensor(metrics, dtype=torch.float64).float()
+        settings[name] = setting
+    save("schedules.safetensors", out, meta(settings=settings))
+
+
+# ---------------------------------------------------------------- safetensors interchange
+def interchange_fixture() -> None:
+    torch.manual_seed(14)
+    f32 = torch.randn(2, 3)
+    special = torch.tensor([0.0, -0.0, 1.0, -2.5, 65504.0, 6.1035156e-05, 5.9604645e-08, 3.0e-6,
+                            float("inf"), float("-inf"), 0.1, 1000.5])
+    f16 = special.half()
+    bf16 = torch.cat([special, torch.tensor([3.0e38, 1.0e-39])]).bfloat16()
+    i64 = torch.tensor([0, 7, -3, 2 ** 40], dtype=torch.int64)
+    out = {"f32": f32, "f16": f16, "bf16": bf16, "i64": i64, "scalar": torch.tensor(3.5), "empty": torch.zeros(0, 4),
+           "f16.as_f32": f16.float(), "bf16.as_f32": bf16.float(), "i64.as_f32": i64.float()}
+    # One metadata key: the library writes metadata in hash order, and the Swift test compares bytes.
+    save("python_written.safetensors", out, {"format": "pt"})
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    model_fixture("resnet_se_tiny.safetensors",
+                  {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8,
+                   "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2],
+                   "attention_reduction": 4}, seed=1)
+    model_fixture("baseline_tiny.safetensors",
+                  {"kind": "baseline", "num_genres": 5, "input_channels": 1, "base_channels": 4,
+                   "use_attention": False, "embedding_dim": 16, "dropout": 0.0, "blocks": [],
+                   "attention_reduction": 16}, seed=2)
+    bce_fixture()
+    optimizer_fixture()
+    clip_fixture()
+    schedules_fixture()
+    interchange_fixture()
+
+
+if __name__ == "__main__":
+    main()
