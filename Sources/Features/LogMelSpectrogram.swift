@@ -1,0 +1,92 @@
+import Foundation
+
+/// Log-mel spectrogram front end, numerically librosa 0.11's
+/// `power_to_db(melspectrogram(y, sr, n_fft, hop_length, ...), ref, amin, top_db)`.
+///
+/// Built once per config: the window, the sparse mel filterbank and the FFT plan are
+/// precomputed. Immutable and `Sendable`: one instance may serve many threads at once;
+/// each call allocates only its output and two FFT scratch buffers (none per frame).
+///
+/// Pipeline per frame: window (periodic Hann, centred with zero or reflect padding) →
+/// real FFT (FFTW r2c, float32) → |X|^power → mel filterbank (sparse) → column of the output.
+public final class LogMelSpectrogram: Sendable {
+    public let config: SpectrogramConfig
+    public let filterbank: MelFilterbank
+    private let window: [Float]
+    private let fft: RealFFT
+    private let reader: FrameReader
+
+    public init(_ config: SpectrogramConfig) throws(FeatureError) {
+        try config.validate()
+        guard let fft = RealFFT.shared(size: config.nFFT) else {
+            throw .invalidConfig(name: "n_fft", reason: "FFTW could not plan a transform of size \(config.nFFT)")
+        }
+        self.config = config
+        self.fft = fft
+        self.window = Window.analysis(nFFT: config.nFFT, winLength: config.effectiveWinLength)
+        self.filterbank = MelFilterbank(config)
+        self.reader = FrameReader(nFFT: config.nFFT, hop: config.hopLength, center: config.center,
+                                  padMode: config.padMode)
+    }
+
+    /// Mel power spectrogram `(n_mels, frames)` of mono `samples` at `config.sampleRate`
+    /// (`librosa.feature.melspectrogram`). Throws for an empty signal, a NaN/Inf sample, or
+    /// an uncentered signal shorter than `n_fft`.
+    public func melPower(_ samples: [Float]) throws(FeatureError) -> Spectrogram {
+        try samples.withUnsafeBufferPointer { (x) throws(FeatureError) -> Spectrogram in try melPower(x) }
+    }
+
+    /// As `melPower(_:)`, converted to dB with `config.ref`, `amin` and `topDB`.
+    public func logMel(_ samples: [Float]) throws(FeatureError) -> Spectrogram {
+        var spec = try melPower(samples)
+        spec.values.withUnsafeMutableBufferPointer {
+            powerToDBInPlace($0, ref: config.ref, amin: config.amin, topDB: config.topDB)
+        }
+        return spec
+    }
+
+    /// `melPower` over a buffer, for callers that hold samples in their own memory.
+    public func melPower(_ x: UnsafeBufferPointer<Float>) throws(FeatureError) -> Spectrogram {
+        try Self.checkSignal(x)
+        let frames = reader.frameCount(length: x.count)
+        guard frames > 0 else { throw .signalTooShort(samples: x.count, needed: config.nFFT) }
+        let nMels = config.nMels, nBins = config.nBins
+        let frameBuffer = FFTWBuffer(count: config.nFFT)
+        let spectrum = FFTWBuffer(count: 2 * nBins)
+        let power = config.power
+        let values = [Float](unsafeUninitializedCapacity: nMels * frames) { out, initialized in
+            window.withUnsafeBufferPointer { w in
+                let s = spectrum.pointer
+                for t in 0..<frames {
+                    reader.fill(frame: t, from: x, window: w.baseAddress!, into: frameBuffer.pointer)
+                    fft.forward(frameBuffer, spectrum)
+                    // |X_k|^power written in place over the interleaved spectrum: bin k reads
+                    // floats 2k, 2k+1 and writes float k (k ≤ 2k, so nothing unread is lost).
+                    if power == 2 {
+                        for k in 0..<nBins { s[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }
+                    } else if power == 1 {
+                        for k in 0..<nBins { s[k] = (s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot() }
+                    } else {
+                        for k in 0..<nBins {
+                            s[k] = pow((s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot(), power)
+                        }
+                    }
+                    filterbank.apply(s, to: out.baseAddress! + t, melStride: frames)
+                }
+            }
+            initialized = nMels * frames
+        }
+        return Spectrogram(nMels: nMels, frames: frames, values: values)
+    }
+
+    static func checkSignal(_ x: UnsafeBufferPointer<Float>) throws(FeatureError) {
+        guard !x.isEmpty else { throw .emptySignal }
+        // Branch-free and vectorised: v * 0 is 0 for every finite v and NaN for NaN or ±Inf,
+        // so the sum is non-finite exactly when some sample is; only then do we look for it.
+        var sum: Float = 0
+        for v in x { sum += v * 0 }
+        if !sum.isFinite, let i = x.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFiniteSample(index: i)
+        }
+    }
+}
