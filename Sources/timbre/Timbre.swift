@@ -6,6 +6,16 @@ struct Timbre: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timbre",
         abstract: "Self-hosted music auto-tagging and recommendation.",
-        subcommands: []
+        subcommands: [
+            InfoCommand.self,
+            SpectrogramCommand.self,
+            BenchAudioCommand.self,
+        ]
     )
+}
+
+/// A command's own failure (not a module's typed error): the message says what to do.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
