@@ -10,6 +10,12 @@ struct Timbre: ParsableCommand {
             InfoCommand.self,
             SpectrogramCommand.self,
             BenchAudioCommand.self,
+            PrepareCommand.self,
+            TrainCommand.self,
+            EvaluateCommand.self,
+            PredictCommand.self,
+            EmbedCommand.self,
+            ExperimentsCommand.self,
         ]
     )
 }

@@ -22,14 +22,14 @@ final class ChunkCacheTests: XCTestCase {
         XCTAssertTrue(resumed.contains("a.wav") && resumed.contains("bad.mp3") && resumed.contains("c.wav"))
         XCTAssertFalse(resumed.contains("d.wav"))
         try resumed.append(path: "d.wav", tags: ["folk"], duration: 1, chunks: chunks(1, base: 50))
-        try resumed.assignSplits(["a.wav": "train", "b.wav": "val", "c.wav": "test"])
-        try resumed.flush()
+        try resumed.finish(labels: ["folk", "jazz", "piano", "pop", "rock"], splits: ["a.wav": "train", "b.wav": "val", "c.wav": "test"])
 
         let cache = try ChunkCache(directory: dir)
         XCTAssertEqual(cache.index.tracks.map(\.path), ["a.wav", "b.wav", "c.wav", "d.wav"])
         XCTAssertEqual(cache.index.tracks.map(\.split), ["train", "val", "test", ""])
         XCTAssertEqual(cache.index.failures, [FailedTrack(path: "bad.mp3", error: "corrupt")])
         XCTAssertEqual(cache.index.shardCount, 3)
+        XCTAssertEqual(cache.index.labels, ["folk", "jazz", "piano", "pop", "rock"])
         var out = [Float](repeating: 0, count: 6)
         let b = cache.index.tracks[1]
         out.withUnsafeMutableBufferPointer { cache.read(track: b, chunk: 1, into: $0.baseAddress!) }

@@ -15,12 +15,14 @@ public struct ChunkCacheIndex: Codable, Sendable, Equatable {
     public var chunkShape: [Int]
     /// The audio front end that made the chunks, as JSON, so training and prediction agree.
     public var frontEnd: String
+    /// The tag vocabulary, in model output order (set once the corpus is complete).
+    public var labels: [String] = []
     public var tracks: [CachedTrack] = []
     public var failures: [FailedTrack] = []
     public var shardCount = 0
 
     enum CodingKeys: String, CodingKey {
-        case version, chunkShape = "chunk_shape", frontEnd = "front_end", tracks, failures, shardCount = "shard_count"
+        case version, chunkShape = "chunk_shape", frontEnd = "front_end", labels, tracks, failures, shardCount = "shard_count"
     }
 }
 
@@ -137,8 +139,10 @@ public final class ChunkCacheWriter {
         try writeIndex()
     }
 
-    /// Sets every track's split (by path) and saves the index.
-    public func assignSplits(_ splits: [String: String]) throws(ChunkCacheError) {
+    /// Sets the vocabulary and every track's split (by path), and saves the index.
+    public func finish(labels: [String], splits: [String: String]) throws(ChunkCacheError) {
+        try flush()
+        index.labels = labels
         for i in index.tracks.indices { index.tracks[i].split = splits[index.tracks[i].path] ?? index.tracks[i].split }
         try writeIndex()
     }

@@ -1,0 +1,144 @@
+import AudioIO
+import Features
+import Foundation
+import NeuralNet
+
+/// One track's result: per-label probabilities (mean over its chunks) and its embedding
+/// (the L2-normalised mean of its chunk embeddings).
+public struct TrackPrediction: Sendable, Equatable {
+    public var probabilities: [Float]
+    public var embedding: [Float]
+    public var chunkCount: Int
+    /// Seconds of audio the prediction saw.
+    public var duration: Double
+}
+
+/// Tags tracks with a model bundle: decode → log-mel (the bundle's front end) → chunks every
+/// `chunk_hop` frames (at most `max_chunks`, spread evenly) → normalise → network (eval) →
+/// sigmoid → mean. Not thread-safe (the network reuses its buffers): one per thread.
+public final class Predictor {
+    public let bundle: ModelBundle
+    public let config: PredictionConfig
+    private let spectrogram: LogMelSpectrogram
+    /// Chunks per forward pass.
+    public var batchSize = 32
+
+    public init(bundle: ModelBundle, config: PredictionConfig = PredictionConfig()) throws(FeatureError) {
+        self.bundle = bundle
+        self.config = config
+        spectrogram = try LogMelSpectrogram(bundle.frontEnd.spectrogram)
+    }
+
+    public var labels: [String] { bundle.labels }
+
+    public func predict(file path: String) throws -> TrackPrediction {
+        let audio = try AudioDecoder.decode(path: path, options: decodeOptions)
+        return try predict(samples: audio.samples)
+    }
+
+    public func predict(bytes: [UInt8], name: String) throws -> TrackPrediction {
+        let audio = try AudioDecoder.decode(bytes: bytes, name: name, options: decodeOptions)
+        return try predict(samples: audio.samples)
+    }
+
+    var decodeOptions: DecodeOptions {
+        var options = DecodeOptions()
+        options.targetSampleRate = bundle.frontEnd.spectrogram.sampleRate
+        return options
+    }
+
+    /// Mono samples at the front end's sample rate.
+    public func predict(samples: [Float]) throws -> TrackPrediction {
+        let chunks = try self.chunks(samples: samples)
+        guard chunks.count > 0 else { throw PredictionError.tooShort }
+        return try predict(chunks: chunks, duration: Double(samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate))
+    }
+
+    /// The normalised chunks of a track, ready for the network.
+    public func chunks(samples: [Float]) throws -> ChunkBatch {
+        guard !samples.isEmpty else { throw PredictionError.tooShort }
+        let logMel = try spectrogram.logMel(samples)
+        var batch = try Chunker.batch(of: logMel, config: ChunkingConfig(
+            frames: bundle.frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks))
+        batch.values.withUnsafeMutableBufferPointer { bundle.normalization.apply($0) }
+        return batch
+    }
+
+    /// Runs normalised chunks through the network, `batchSize` at a time.
+    public func predict(chunks: ChunkBatch, duration: Double) throws -> TrackPrediction {
+        let labels = bundle.labels.count
+        let dim = bundle.network.config.embeddingDim
+        let chunkSize = chunks.nMels * chunks.frames
+        var probabilities = [Float](repeating: 0, count: labels)
+        var embedding = [Float](repeating: 0, count: dim)
+        var start = 0
+        while start < chunks.count {
+            let n = min(batchSize, chunks.count - start)
+            let input = try Tensor(shape: [n, 1, chunks.nMels, chunks.frames],
+                                   data: Array(chunks.values[(start * chunkSize)..<((start + n) * chunkSize)]))
+            let output = try bundle.network.forward(input, training: false)
+            for i in 0..<n {
+                for j in 0..<labels { probabilities[j] += sigmoid(output.logits.data[i * labels + j]) }
+                for j in 0..<dim { embedding[j] += output.embeddings.data[i * dim + j] }
+            }
+            start += n
+        }
+        let inverse = 1 / Float(chunks.count)
+        for j in 0..<labels { probabilities[j] *= inverse }
+        let norm = embedding.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        if norm > 0 { for j in 0..<dim { embedding[j] /= norm } }
+        return TrackPrediction(probabilities: probabilities, embedding: embedding, chunkCount: chunks.count, duration: duration)
+    }
+}
+
+@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+public enum PredictionError: Error, CustomStringConvertible {
+    case tooShort
+    public var description: String {
+        switch self {
+        case .tooShort: return "the audio is empty or too short to make one spectrogram frame"
+        }
+    }
+}
+
+/// The seed's prediction JSON: `{"type":"multi-label","predicted_genres":[{"genre","probability"}],
+/// "top_5":[…],"all_probabilities":{…}}` (the top list is named after k).
+public struct PredictionReport: Encodable {
+    public struct Entry: Encodable, Equatable {
+        public var genre: String
+        public var probability: Float
+    }
+    public var file: String?
+    public var predictedGenres: [Entry]
+    public var top: [Entry]
+    public var allProbabilities: [String: Float]
+    public var topK: Int
+
+    public init(file: String?, labels: [String], probabilities: [Float], threshold: Float, topK: Int) {
+        self.file = file
+        let ranked = zip(labels, probabilities).map { Entry(genre: $0, probability: $1) }
+            .sorted { $0.probability != $1.probability ? $0.probability > $1.probability : $0.genre < $1.genre }
+        predictedGenres = ranked.filter { $0.probability >= threshold }
+        top = Array(ranked.prefix(max(0, topK)))
+        allProbabilities = Dictionary(uniqueKeysWithValues: zip(labels, probabilities))
+        self.topK = topK
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        if let file { try c.encode(file, forKey: Key("file")) }
+        try c.encode("multi-label", forKey: Key("type"))
+        try c.encode(predictedGenres, forKey: Key("predicted_genres"))
+        try c.encode(top, forKey: Key("top_\(topK)"))
+        try c.encode(allProbabilities, forKey: Key("all_probabilities"))
+    }
+}

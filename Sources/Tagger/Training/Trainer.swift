@@ -1,0 +1,231 @@
+import Foundation
+import Features
+import NeuralNet
+
+/// One epoch's numbers, as written to `training_history.json`.
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var valLoss: Double
+    public var learningRate: Float
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    public var validation: MultiLabelMetrics
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainLoss = "train_loss", valLoss = "val_loss", learningRate = "learning_rate", seconds
+        case samplesPerSecond = "samples_per_second", validation
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidConfig([String])
+    case notEnoughData(String)
+    case diverged(epoch: Int, step: Int, loss: Float)
+    case checkpoint(String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let problems): return "invalid training configuration:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+        case .notEnoughData(let why): return "not enough data to train: \(why)"
+        case .diverged(let epoch, let step, let loss):
+            return "training diverged: loss is \(loss) at epoch \(epoch), step \(step). Lower training.learning_rate, set training.grad_clip, or check the data for silent/corrupt tracks."
+        case .checkpoint(let why): return "cannot resume: \(why)"
+        }
+    }
+}
+
+/// Progress callbacks of a run (the CLI draws bars from them).
+public protocol TrainingObserver: AnyObject {
+    func batchFinished(epoch: Int, batch: Int, of batches: Int, loss: Double, samplesPerSecond: Double)
+    func epochFinished(_ record: EpochRecord, improved: Bool)
+    func message(_ text: String)
+}
+
+/// Trains a tagging network on a prepared corpus: mini-batches of augmented chunks, BCE with
+/// logits (pos_weight), AdamW/Adam/SGD, gradient accumulation and clipping, an LR schedule with
+/// warm-up, validation at track level every epoch, early stopping on a validation metric, and a
+/// checkpoint after every epoch that `resume` continues from.
+public final class Trainer {
+    public let config: ExperimentConfig
+    public let runDirectory: URL
+    let train: TrainingData
+    let validation: TrainingData
+    let network: any TaggingNetwork
+    let optimizer: any Optimizer
+    var scheduler: LRScheduler
+    let loss: BCEWithLogitsLoss
+    let normalization: InputNormalization
+    let frontEnd: FrontEnd
+    public internal(set) var history: [EpochRecord] = []
+    var best: Double?
+    var epochsWithoutImprovement = 0
+    weak var observer: TrainingObserver?
+
+    public init(config: ExperimentConfig, cache: ChunkCache, observer: TrainingObserver?) throws {
+        var config = config
+        let labels = cache.index.labels
+        guard !labels.isEmpty else { throw TrainingError.notEnoughData("the prepared data has no labels; rerun `timbre prepare`") }
+        if config.model.numGenres == 0 { config.model.numGenres = labels.count }
+        guard config.model.numGenres == labels.count else {
+            throw TrainingError.invalidConfig(["model.num_genres is \(config.model.numGenres) but the prepared data has \(labels.count) tags (\(labels.prefix(8).joined(separator: ", "))…); use --num-genres \(labels.count) or leave it out"])
+        }
+        let problems = config.problems
+        guard problems.isEmpty else { throw TrainingError.invalidConfig(problems) }
+        self.config = config
+        self.observer = observer
+        train = TrainingData(cache: cache, split: "train")
+        validation = TrainingData(cache: cache, split: "val")
+        guard train.chunkCount >= 2 else { throw TrainingError.notEnoughData("the train split has \(train.chunkCount) chunks") }
+        guard validation.chunkCount >= 1 else { throw TrainingError.notEnoughData("the validation split is empty") }
+        guard let spectrogram = try? JSONDecoder().decode(SpectrogramConfig.self, from: Data(cache.index.frontEnd.utf8)) else {
+            throw TrainingError.notEnoughData("the prepared data does not record its audio front end")
+        }
+        frontEnd = FrontEnd(spectrogram: spectrogram, chunkFrames: cache.index.chunkShape[1])
+        runDirectory = URL(fileURLWithPath: config.outputDir).appendingPathComponent(config.experimentName)
+        network = makeNetwork(config.model, seed: config.seed)
+        normalization = train.normalization()
+        let t = config.training
+        loss = BCEWithLogitsLoss(posWeight: t.posWeight == "auto" ? train.positiveWeights(cap: t.maxPosWeight) : nil)
+        switch t.optimizer {
+        case "adam": optimizer = Adam(parameters: network.parameters, learningRate: t.learningRate, weightDecay: t.weightDecay)
+        case "sgd": optimizer = SGD(parameters: network.parameters, learningRate: t.learningRate, momentum: t.momentum, weightDecay: t.weightDecay)
+        default: optimizer = AdamW(parameters: network.parameters, learningRate: t.learningRate, weightDecay: t.weightDecay)
+        }
+        let schedule: LRSchedule
+        let remaining = max(1, t.epochs - t.warmupEpochs)
+        switch t.lrSchedule {
+        case "cosine": schedule = .cosine(tMax: remaining, etaMin: t.learningRate * 0.01)
+        case "step": schedule = .step(stepSize: t.stepSize, gamma: t.gamma)
+        case "plateau": schedule = .reduceOnPlateau(PlateauSettings(mode: t.earlyStoppingMetric.hasSuffix("loss") ? .min : .max, factor: t.gamma, patience: max(1, t.earlyStoppingPatience / 2)))
+        default: schedule = .constant
+        }
+        scheduler = LRScheduler(baseLR: t.learningRate, schedule: schedule, warmupSteps: t.warmupEpochs)
+    }
+
+    enum Mode { case min, max }
+    var metricMode: Mode { config.training.earlyStoppingMetric.hasSuffix("loss") ? .min : .max }
+
+    var checkpointURL: URL { runDirectory.appendingPathComponent("checkpoint.safetensors") }
+    public var bestModelURL: URL { runDirectory.appendingPathComponent("best_model.safetensors") }
+
+    /// Runs the remaining epochs (all of them, or those after the checkpoint when resuming).
+    public func run(resume: Bool) throws {
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if resume { try loadCheckpoint() }
+        try ConfigLayering.yaml(config, over: ExperimentConfig())
+            .write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let t = config.training
+        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
+        while history.count < t.epochs && epochsWithoutImprovement < t.earlyStoppingPatience {
+            let epoch = history.count + 1
+            optimizer.learningRate = scheduler.learningRate
+            var rng = Features.SeededGenerator(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            var items = train.items(perTrack: t.chunksPerTrack, using: &rng)
+            items.shuffle(using: &rng)
+            let batches = items.count / t.batchSize  // a last partial batch is dropped (batch norm)
+            guard batches > 0 else { throw TrainingError.notEnoughData("\(items.count) training chunks make no batch of \(t.batchSize)") }
+            let started = Date()
+            var total = 0.0
+            optimizer.zeroGrad()
+            for b in 0..<batches {
+                let batch = items[(b * t.batchSize)..<((b + 1) * t.batchSize)]
+                try train.fill(batch: batch, normalization: normalization, augmentation: config.augmentation,
+                               rng: &rng, input: &input, target: &target)
+                let output = try network.forward(input, training: true)
+                var (value, gradient) = try loss(logits: output.logits, targets: target)
+                guard value.isFinite else { throw TrainingError.diverged(epoch: epoch, step: b + 1, loss: value) }
+                if t.accumulationSteps > 1 {
+                    let scale = 1 / Float(t.accumulationSteps)
+                    for i in gradient.data.indices { gradient.data[i] *= scale }
+                }
+                try network.backward(gradient)
+                if (b + 1) % t.accumulationSteps == 0 || b == batches - 1 {
+                    if let clip = t.gradClip { _ = clipGradNorm(network.parameters, maxNorm: clip) }
+                    optimizer.step()
+                    optimizer.zeroGrad()
+                }
+                total += Double(value)
+                let elapsed = Date().timeIntervalSince(started)
+                observer?.batchFinished(epoch: epoch, batch: b + 1, of: batches, loss: total / Double(b + 1),
+                                        samplesPerSecond: Double((b + 1) * t.batchSize) / max(elapsed, 1e-9))
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let (valLoss, metrics) = try evaluate(validation)
+            let record = EpochRecord(epoch: epoch, trainLoss: total / Double(batches), valLoss: valLoss,
+                                     learningRate: optimizer.learningRate, seconds: seconds,
+                                     samplesPerSecond: Double(batches * t.batchSize) / max(seconds, 1e-9), validation: metrics)
+            history.append(record)
+            let score = try monitored(record)
+            let improved = best.map { metricMode == .max ? score > $0 : score < $0 } ?? true
+            if improved {
+                best = score
+                epochsWithoutImprovement = 0
+                try bundle(info: ["training": json(["experiment": config.experimentName, "epoch": "\(epoch)"]),
+                                  "metrics": json(metrics)]).write(to: bestModelURL.path)
+            } else {
+                epochsWithoutImprovement += 1
+            }
+            scheduler.step(metric: score)
+            try saveCheckpoint()
+            try writeHistory()
+            observer?.epochFinished(record, improved: improved)
+        }
+        if epochsWithoutImprovement >= t.earlyStoppingPatience {
+            observer?.message("early stopping: \(t.earlyStoppingMetric) did not improve for \(t.earlyStoppingPatience) epochs")
+        }
+    }
+
+    func monitored(_ record: EpochRecord) throws -> Double {
+        let name = config.training.earlyStoppingMetric
+        if name == "val_loss" { return record.valLoss }
+        let fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record.validation)) as? [String: Any]
+        guard let value = fields?[name] as? Double else {
+            throw TrainingError.invalidConfig(["training.early_stopping_metric \(name) is not a validation metric (try pr_auc_macro, roc_auc_macro, f1_macro or val_loss)"])
+        }
+        return value
+    }
+
+    public func bundle(info: [String: String]) -> ModelBundle {
+        ModelBundle(network: network, labels: train.labels, frontEnd: frontEnd, normalization: normalization, info: info)
+    }
+
+    /// Chunk-level loss and track-level metrics (mean chunk probability per track).
+    func evaluate(_ data: TrainingData) throws -> (loss: Double, metrics: MultiLabelMetrics) {
+        try Trainer.evaluate(network: network, data: data, normalization: normalization, loss: loss)
+    }
+
+    static func evaluate(network: any TaggingNetwork, data: TrainingData, normalization: InputNormalization,
+                         loss: BCEWithLogitsLoss, batchSize: Int = 32) throws -> (loss: Double, metrics: MultiLabelMetrics) {
+        var rng = Features.SeededGenerator(seed: 0)
+        let items = data.items(perTrack: nil, using: &rng)
+        let l = data.labels.count
+        var sums = [Float](repeating: 0, count: data.tracks.count * l)
+        var counts = [Float](repeating: 0, count: data.tracks.count)
+        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
+        var totalLoss = 0.0
+        var start = 0
+        while start < items.count {
+            let batch = items[start..<min(start + batchSize, items.count)]
+            try data.fill(batch: batch, normalization: normalization, augmentation: nil, rng: &rng, input: &input, target: &target)
+            let output = try network.forward(input, training: false)
+            totalLoss += Double(try loss(logits: output.logits, targets: target).loss) * Double(batch.count)
+            for (i, item) in batch.enumerated() {
+                for j in 0..<l { sums[item.track * l + j] += sigmoid(output.logits.data[i * l + j]) }
+                counts[item.track] += 1
+            }
+            start += batchSize
+        }
+        for t in 0..<data.tracks.count where counts[t] > 0 { for j in 0..<l { sums[t * l + j] /= counts[t] } }
+        let metrics = try MultiLabelMetrics.compute(probabilities: sums, targets: data.targets.flatMap { $0 }, labels: data.labels)
+        return (totalLoss / Double(max(1, items.count)), metrics)
+    }
+
+    func writeHistory() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(history).write(to: runDirectory.appendingPathComponent("training_history.json"), options: .atomic)
+        try TrainingCurves.svg(history: history, metric: config.training.earlyStoppingMetric)
+            .write(to: runDirectory.appendingPathComponent("training_curves.svg"), atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,119 @@
+import Features
+import NeuralNet
+
+/// The chunks of one split of a prepared corpus, as network batches: (B, 1, n_mels, frames)
+/// normalised log-mel and (B, labels) multi-hot targets.
+public struct TrainingData {
+    public let cache: ChunkCache
+    public let labels: [String]
+    /// Indices into `cache.index.tracks` of this split's tracks.
+    public let tracks: [Int]
+    /// Per track of `tracks`, its multi-hot target row.
+    public let targets: [[Float]]
+
+    /// - Parameters:
+    ///   - split: "train", "val", "test", or "all".
+    ///   - labels: the target vocabulary (default: the cache's).
+    public init(cache: ChunkCache, split: String, labels: [String]? = nil) {
+        self.cache = cache
+        self.labels = labels ?? cache.index.labels
+        let position = Dictionary(uniqueKeysWithValues: self.labels.enumerated().map { ($1, $0) })
+        tracks = cache.index.tracks.indices.filter { split == "all" || cache.index.tracks[$0].split == split }
+        targets = tracks.map { t in
+            var row = [Float](repeating: 0, count: position.count)
+            for tag in cache.index.tracks[t].tags { if let j = position[tag] { row[j] = 1 } }
+            return row
+        }
+    }
+
+    public var chunkShape: (nMels: Int, frames: Int) { (cache.index.chunkShape[0], cache.index.chunkShape[1]) }
+    public var chunkCount: Int { tracks.reduce(0) { $0 + cache.index.tracks[$1].chunkCount } }
+
+    /// (track position in `tracks`, chunk) pairs; with `perTrack`, at most that many chunks of
+    /// each track, drawn anew from `rng`.
+    public func items(perTrack: Int?, using rng: inout Features.SeededGenerator) -> [(track: Int, chunk: Int)] {
+        var result: [(Int, Int)] = []
+        for (position, t) in tracks.enumerated() {
+            let count = cache.index.tracks[t].chunkCount
+            if let perTrack, perTrack < count {
+                var chosen = Array(0..<count)
+                chosen.shuffle(using: &rng)
+                result += chosen.prefix(perTrack).sorted().map { (position, $0) }
+            } else {
+                result += (0..<count).map { (position, $0) }
+            }
+        }
+        return result
+    }
+
+    /// Mean and standard deviation of the split's values, from at most `sampleChunks` chunks
+    /// spread evenly (exact enough for standardisation, and fast on large corpora).
+    public func normalization(sampleChunks: Int = 2000) -> InputNormalization {
+        var rng = Features.SeededGenerator(seed: 0)
+        let all = items(perTrack: nil, using: &rng)
+        guard !all.isEmpty else { return InputNormalization(mean: 0, std: 1) }
+        let step = max(1, all.count / sampleChunks)
+        var buffer = [Float](repeating: 0, count: cache.chunkSize)
+        var sum = 0.0, sumSquares = 0.0, n = 0.0
+        for k in stride(from: 0, to: all.count, by: step) {
+            let item = all[k]
+            buffer.withUnsafeMutableBufferPointer { cache.read(track: cache.index.tracks[tracks[item.track]], chunk: item.chunk, into: $0.baseAddress!) }
+            for x in buffer { sum += Double(x); sumSquares += Double(x) * Double(x) }
+            n += Double(buffer.count)
+        }
+        let mean = sum / n
+        let variance = max(sumSquares / n - mean * mean, 1e-12)
+        return InputNormalization(mean: Float(mean), std: Float(variance.squareRoot()))
+    }
+
+    /// Fills `input` ((B, 1, M, F)) and `target` ((B, L)) from `batch`, normalised; with
+    /// `augmentation`, SpecAugment per chunk and mixup over the batch.
+    public func fill(
+        batch: ArraySlice<(track: Int, chunk: Int)>, normalization: InputNormalization,
+        augmentation: AugmentationConfig?, rng: inout Features.SeededGenerator,
+        input: inout Tensor, target: inout Tensor
+    ) throws {
+        let (m, f) = chunkShape
+        let size = m * f
+        let b = batch.count
+        let l = labels.count
+        if input.shape != [b, 1, m, f] { input = Tensor(zeros: [b, 1, m, f]) }
+        if target.shape != [b, l] { target = Tensor(zeros: [b, l]) }
+        let specAugment = augmentation.flatMap { a in
+            a.specAugment ? SpecAugment(frequencyMasks: a.frequencyMasks, maxFrequencyWidth: a.maxFrequencyWidth,
+                                        timeMasks: a.timeMasks, maxTimeWidth: a.maxTimeWidth) : nil
+        }
+        var chunk = Spectrogram(nMels: m, frames: f, repeating: 0)
+        for (i, item) in batch.enumerated() {
+            chunk.values.withUnsafeMutableBufferPointer {
+                cache.read(track: cache.index.tracks[tracks[item.track]], chunk: item.chunk, into: $0.baseAddress!)
+                normalization.apply($0)
+            }
+            if let specAugment { try specAugment.apply(to: &chunk, using: &rng) }
+            input.data.withUnsafeMutableBufferPointer { dst in
+                chunk.values.withUnsafeBufferPointer { src in (dst.baseAddress! + i * size).update(from: src.baseAddress!, count: size) }
+            }
+            target.data.replaceSubrange((i * l)..<((i + 1) * l), with: targets[item.track])
+        }
+        if let a = augmentation, a.mixupAlpha > 0, b > 1, Float.random(in: 0..<1, using: &rng) < a.mixupProbability {
+            let lambda = try Mixup.sampleLambda(alpha: a.mixupAlpha, using: &rng)
+            let partner = Array(0..<b).shuffled(using: &rng)
+            let x = input.data, y = target.data
+            for i in 0..<b {
+                let p = partner[i]
+                for k in 0..<size { input.data[i * size + k] = lambda * x[i * size + k] + (1 - lambda) * x[p * size + k] }
+                for k in 0..<l { target.data[i * l + k] = lambda * y[i * l + k] + (1 - lambda) * y[p * l + k] }
+            }
+        }
+    }
+
+    /// pos_weight per label: negatives / positives over the split's tracks, capped at `cap`
+    /// (a label with no positive gets `cap`).
+    public func positiveWeights(cap: Float) -> [Float] {
+        let n = Float(targets.count)
+        return labels.indices.map { j in
+            let positives = targets.reduce(Float(0)) { $0 + $1[j] }
+            return positives > 0 ? min(cap, (n - positives) / positives) : cap
+        }
+    }
+}
