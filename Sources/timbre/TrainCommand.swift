@@ -21,6 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "cpu (the only device Timbre trains on).") var device: String?
     @Option(help: "Where runs go (default models/trained_models).") var outputDir: String?
     @Flag(help: "Continue the experiment from its last checkpoint.") var resume = false
+    @Option(help: "Stop after this many epochs now (continue later with --resume).") var stopAfter: Int?
 
     func run() throws {
         var experiment = try config.map(ExperimentConfig.load) ?? ExperimentConfig()
@@ -39,7 +40,11 @@ struct TrainCommand: ParsableCommand {
         let observer = TrainingProgress()
         let trainer = try Trainer(config: experiment, cache: cache, observer: observer)
         print("training \(experiment.experimentName): \(trainer.parameterCount) parameters, \(cache.index.labels.count) tags, run directory \(trainer.runDirectory.path)")
-        try trainer.run(resume: resume)
+        try trainer.run(resume: resume, epochLimit: stopAfter)
+        if trainer.history.count < experiment.training.epochs && !trainer.stoppedEarly {
+            print("stopped after epoch \(trainer.history.count) of \(experiment.training.epochs); continue with the same command and --resume")
+            return
+        }
         let results = try trainer.test()
         print("""
             test (\(results.metrics.samples) tracks): ROC-AUC macro \(format(results.metrics.rocAucMacro)), PR-AUC macro \(format(results.metrics.prAucMacro)), F1 macro \(format(results.metrics.f1Macro)), F1 micro \(format(results.metrics.f1Micro))

@@ -21,6 +21,9 @@ extension ExperimentConfig {
 }
 
 extension Trainer {
+    /// Whether early stopping ended the run.
+    public var stoppedEarly: Bool { epochsWithoutImprovement >= config.training.earlyStoppingPatience }
+
     public var parameterCount: Int { network.parameters.reduce(0) { $0 + $1.value.count } }
 
     /// Scores the best model on the test split and writes `test_results.json`.

@@ -109,15 +109,18 @@ public final class Trainer {
     var checkpointURL: URL { runDirectory.appendingPathComponent("checkpoint.safetensors") }
     public var bestModelURL: URL { runDirectory.appendingPathComponent("best_model.safetensors") }
 
-    /// Runs the remaining epochs (all of them, or those after the checkpoint when resuming).
-    public func run(resume: Bool) throws {
+    /// Runs the remaining epochs (all of them, or those after the checkpoint when resuming);
+    /// `epochLimit` stops after that many epochs in this call (a later `run(resume: true)` goes on).
+    public func run(resume: Bool, epochLimit: Int? = nil) throws {
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         if resume { try loadCheckpoint() }
         try ConfigLayering.yaml(config, over: ExperimentConfig())
             .write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         let t = config.training
         var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
-        while history.count < t.epochs && epochsWithoutImprovement < t.earlyStoppingPatience {
+        var ranNow = 0
+        while history.count < t.epochs && epochsWithoutImprovement < t.earlyStoppingPatience && ranNow < (epochLimit ?? .max) {
+            ranNow += 1
             let epoch = history.count + 1
             optimizer.learningRate = scheduler.learningRate
             var rng = Features.SeededGenerator(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)

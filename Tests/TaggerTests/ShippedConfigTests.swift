@@ -1,0 +1,25 @@
+import Foundation
+import XCTest
+@testable import Tagger
+
+/// The configs in configs/ load, name only known keys, and describe buildable models.
+final class ShippedConfigTests: XCTestCase {
+    func testShippedConfigsLoad() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertEqual(names, ["baseline_8genres.yaml", "default.yaml", "multilabel_50genres.yaml"])
+        for name in names {
+            var config = try ExperimentConfig.load(configs.appendingPathComponent(name).path)
+            XCTAssertEqual(config.problems, [], name)
+            config.model.numGenres = 50
+            XCTAssertEqual(config.model.problems, [], name)
+        }
+        let fifty = try ExperimentConfig.load(configs.appendingPathComponent("multilabel_50genres.yaml").path)
+        XCTAssertEqual(fifty.model.baseChannels, 64)
+        XCTAssertEqual(fifty.training.epochs, 100)
+        let baseline = try ExperimentConfig.load(configs.appendingPathComponent("baseline_8genres.yaml").path)
+        XCTAssertEqual(baseline.model.kind, .baseline)
+        XCTAssertFalse(baseline.augmentation.specAugment)
+    }
+}
