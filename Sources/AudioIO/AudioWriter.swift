@@ -1,34 +1,5 @@
 import CSndFile
 
-/// The container and codec of a file that `AudioWriter` writes.
-public enum AudioFileFormat: String, CaseIterable, Sendable {
-    case wav, flac, ogg, opus, aiff, mp3
-
-    /// The format a file name's extension asks for, if any.
-    public init?(pathExtension: String) {
-        switch pathExtension.lowercased() {
-        case "wav", "wave": self = .wav
-        case "flac": self = .flac
-        case "ogg", "oga": self = .ogg
-        case "opus": self = .opus
-        case "aif", "aiff": self = .aiff
-        case "mp3": self = .mp3
-        default: return nil
-        }
-    }
-
-    var sndfileFormat: Int32 {
-        switch self {
-        case .wav: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
-        case .flac: return Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_16)
-        case .ogg: return Int32(SF_FORMAT_OGG | SF_FORMAT_VORBIS)
-        case .opus: return Int32(SF_FORMAT_OGG | SF_FORMAT_OPUS)
-        case .aiff: return Int32(SF_FORMAT_AIFF | SF_FORMAT_PCM_16)
-        case .mp3: return Int32(SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III)
-        }
-    }
-}
-
 /// Writes interleaved Float32 samples to a file through libsndfile (MP3 through
 /// its LAME encoder). Used for test material, the demo corpus and exports; Timbre
 /// never writes into a user's library.

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Decodes audio files and uploads to mono Float32 at a target rate.
+///
+/// WAV, FLAC, OGG/Vorbis, Opus and AIFF go through libsndfile, MP3 through libmpg123
+/// (gapless). The format is taken from the content (magic bytes), so a misnamed file still
+/// decodes; the extension only serves as a hint for headerless MP3. Channels are averaged,
+/// then `Resampler` converts the rate. Every failure is an `AudioError` naming the input.
+/// Thread-safe: each call owns its decoder handles.
+public enum AudioDecoder {
+    /// File extensions (lower-case, no dot) worth offering to the decoder.
+    public static let supportedExtensions: Set<String> = ["wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "mp3"]
+
+    public static func decode(path: String, options: DecodeOptions = .init()) throws(AudioError) -> DecodedAudio {
+        try options.validate(name: path)
+        return try decode(source: ByteSource(path: path), options: options)
+    }
+
+    public static func decode(bytes: [UInt8], name: String = "<memory>", options: DecodeOptions = .init()) throws(AudioError) -> DecodedAudio {
+        try options.validate(name: name)
+        return try decode(source: ByteSource(bytes: bytes, name: name), options: options)
+    }
+
+    /// The format of a file's content (see `AudioFileFormat.detect`), or a typed error.
+    static func format(of source: ByteSource) throws(AudioError) -> AudioFileFormat {
+        guard source.length > 0 else { throw .corrupt(path: source.name, reason: "the file is empty") }
+        if let format = AudioFileFormat.detect(in: source) { return format }
+        // Raw MPEG streams may start with junk before the first frame; mpg123 resyncs.
+        if AudioFileFormat(path: source.name) == .mp3 { return .mp3 }
+        let head = source.peek(at: 0, count: 8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        throw .unsupportedFormat(path: source.name, reason: "the content matches none of them (it starts with \(head))")
+    }
+
+    static func openReader(_ source: ByteSource, format: AudioFileFormat, scanLength: Bool = false) throws(AudioError) -> any PCMStreamReader {
+        format == .mp3 ? try MP3Reader(source: source, scanLength: scanLength) : try SndFileReader(source: source)
+    }
+
+    static func decode(source: ByteSource, options: DecodeOptions) throws(AudioError) -> DecodedAudio {
+        let format = try format(of: source)
+        let reader = try openReader(source, format: format)
+        let rate = Double(reader.sampleRate)
+        let sourceChannels = reader.channels
+        let mono = try readMono(reader, name: source.name, format: format,
+                                startFrame: Int64((options.offset * rate).rounded()),
+                                wantedFrames: options.duration.map { Int64(($0 * rate).rounded()) },
+                                capFrames: Int64((options.maxDuration * rate).rounded(.down)),
+                                maxDuration: options.maxDuration)
+        var samples = mono
+        var outputRate = reader.sampleRate
+        if let target = options.targetSampleRate, target != reader.sampleRate {
+            samples = try ResamplerCache.shared.resampler(from: reader.sampleRate, to: target, quality: options.resamplerQuality).process(mono)
+            outputRate = target
+        }
+        return DecodedAudio(samples: samples, sampleRate: outputRate, sourceSampleRate: reader.sampleRate,
+                            sourceChannels: sourceChannels, sourceFormat: format, sourceDuration: reader.declaredDuration)
+    }
+
+    /// Reads frames [startFrame, startFrame + wantedFrames) and averages the channels.
+    /// Never allocates from header sizes: the output grows as frames arrive, up to `capFrames`.
+    private static func readMono(_ reader: any PCMStreamReader, name: String, format: AudioFileFormat,
+                                 startFrame: Int64, wantedFrames: Int64?, capFrames: Int64,
+                                 maxDuration: Double) throws(AudioError) -> [Float] {
+        if let declared = reader.declaredFrames, startFrame >= declared { return [] }
+        let chunkFrames = 4096
+        var scratch = [Float](repeating: 0, count: chunkFrames * max(reader.channels, 2))
+        if startFrame > 0 && !reader.seek(toFrame: startFrame) {
+            // Streams that cannot seek there: decode from the start and drop, still bounded by the cap.
+            guard reader.seek(toFrame: 0) else {
+                throw .corrupt(path: name, reason: "cannot seek to \(startFrame) frames nor back to the start")
+            }
+            var skipped: Int64 = 0
+            while skipped < startFrame {
+                let n = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
+                    try reader.read(into: buffer.baseAddress!, frames: Int(min(Int64(buffer.count / reader.channels), startFrame - skipped)))
+                }
+                if n == 0 { return [] }
+                skipped += Int64(n)
+                if skipped > capFrames { throw tooLong(name, maxDuration) }
+            }
+        }
+        let limit = min(wantedFrames ?? Int64.max, capFrames)
+        var mono: [Float] = []
+        mono.reserveCapacity(Int(min(limit, reader.declaredFrames ?? 0, 1 << 22)))
+        var reachedEnd = false
+        while Int64(mono.count) < limit {
+            if scratch.count < chunkFrames * reader.channels {
+                scratch = [Float](repeating: 0, count: chunkFrames * reader.channels)
+            }
+            let want = Int(min(Int64(chunkFrames), limit - Int64(mono.count)))
+            let n = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
+                let got = try reader.read(into: buffer.baseAddress!, frames: want)
+                appendDownmix(UnsafeBufferPointer(rebasing: buffer[0..<(got * reader.channels)]), channels: reader.channels, to: &mono)
+                return got
+            }
+            if n == 0 { reachedEnd = true; break }
+        }
+        if !reachedEnd && (wantedFrames ?? Int64.max) > capFrames {
+            // Stopped at the cap: fail if the stream goes on.
+            let more = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
+                try reader.read(into: buffer.baseAddress!, frames: 1)
+            }
+            if more > 0 { throw tooLong(name, maxDuration) }
+        }
+        if mono.isEmpty && startFrame == 0 {
+            throw .corrupt(path: name, reason: "no audio frames could be decoded")
+        }
+        if reachedEnd, startFrame == 0, format != .mp3, let declared = reader.declaredFrames,
+           Int64(mono.count) < declared - max(declared / 100, Int64(reader.sampleRate) / 10) {
+            throw .corrupt(path: name, reason: "truncated: the header declares \(declared) frames but only \(mono.count) could be decoded")
+        }
+        return mono
+    }
+
+    private static func tooLong(_ name: String, _ maxDuration: Double) -> AudioError {
+        .invalidParameters(path: name, reason: "longer than the \(maxDuration) s limit (DecodeOptions.maxDuration); set duration to read a part")
+    }
+
+    /// Appends the mean of each frame's channels.
+    private static func appendDownmix(_ frames: UnsafeBufferPointer<Float>, channels: Int, to mono: inout [Float]) {
+        guard !frames.isEmpty else { return }
+        let count = frames.count / channels
+        let start = mono.count
+        mono.append(contentsOf: repeatElement(0, count: count))
+        mono.withUnsafeMutableBufferPointer { out in
+            let dst = out.baseAddress! + start
+            let src = frames.baseAddress!
+            switch channels {
+            case 1: dst.update(from: src, count: count)
+            case 2: for i in 0..<count { dst[i] = (src[2 * i] + src[2 * i + 1]) * 0.5 }
+            default:
+                let scale = 1 / Float(channels)
+                for i in 0..<count {
+                    var sum: Float = 0
+                    for c in 0..<channels { sum += src[i * channels + c] }
+                    dst[i] = sum * scale
+                }
+            }
+        }
+    }
+}
+
+/// Filter banks are costly to build (Bessel series per tap) and few rate pairs occur,
+/// so decoders share them.
+final class ResamplerCache: @unchecked Sendable {
+    static let shared = ResamplerCache()
+    private let lock = NSLock()
+    private var entries: [String: Resampler] = [:]
+
+    func resampler(from: Int, to: Int, quality: Resampler.Quality) throws(AudioError) -> Resampler {
+        let key = "\(from)>\(to)@\(quality.passband)/\(quality.attenuation)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = entries[key] { return cached }
+        let made = try Resampler(from: from, to: to, quality: quality)
+        if entries.count > 64 { entries.removeAll() }
+        entries[key] = made
+        return made
+    }
+}

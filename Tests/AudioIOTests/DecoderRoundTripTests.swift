@@ -1,0 +1,128 @@
+import XCTest
+@testable import AudioIO
+
+/// Writes a known signal in each format with `AudioWriter`, decodes it back and compares.
+final class DecoderRoundTripTests: XCTestCase {
+    var directory: URL!
+    override func setUp() { directory = TestAudio.scratchDirectory() }
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Minimum SNR (lossless) or correlation (lossy) of the decoded signal, per format.
+    func assertRoundTrip(_ format: AudioFileFormat, rate: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let written = TestAudio.chord(sampleRate: rate, seconds: 1)
+        let target = path("chord.\(format.rawValue)")
+        try AudioWriter.write(written, sampleRate: rate, to: target, format: format, quality: 0.9)
+        let decoded = try AudioDecoder.decode(path: target, options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(decoded.sourceFormat, format)
+        XCTAssertEqual(decoded.sampleRate, rate)
+        XCTAssertEqual(decoded.sourceSampleRate, rate)
+        XCTAssertEqual(decoded.sourceChannels, 1)
+        XCTAssertEqual(decoded.sourceDuration ?? 0, 1, accuracy: 0.03, "\(format)")
+        if format.isLossy {
+            // Codecs may shift by their delay when not gapless; align before comparing.
+            let alignment = TestAudio.bestAlignment(written, decoded.samples, maxLag: 100)
+            print("\(format): lag \(alignment.lag), correlation \(alignment.correlation), \(decoded.samples.count) of \(written.count) samples")
+            XCTAssertGreaterThan(alignment.correlation, 0.98, "\(format)", file: file, line: line)
+            XCTAssertEqual(decoded.samples.count, written.count, "\(format) length")
+        } else {
+            XCTAssertEqual(decoded.samples.count, written.count)
+            // 16-bit PCM: quantisation noise sits near -98 dBFS.
+            XCTAssertGreaterThan(TestAudio.snr(decoded.samples, written, range: 0..<written.count), 80, "\(format)", file: file, line: line)
+        }
+        // The same bytes decode identically from memory.
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: target)))
+        let fromMemory = try AudioDecoder.decode(bytes: bytes, name: "upload", options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(fromMemory.samples, decoded.samples, "\(format) from memory")
+    }
+
+    func testWAVRoundTrip() throws { try assertRoundTrip(.wav, rate: 44100) }
+    func testFLACRoundTrip() throws { try assertRoundTrip(.flac, rate: 44100) }
+    func testAIFFRoundTrip() throws { try assertRoundTrip(.aiff, rate: 22050) }
+    func testOggVorbisRoundTrip() throws { try assertRoundTrip(.ogg, rate: 44100) }
+    func testOpusRoundTrip() throws { try assertRoundTrip(.opus, rate: 48000) }
+    func testMP3RoundTripIsGapless() throws { try assertRoundTrip(.mp3, rate: 44100) }
+
+    func testResamplesToTheTargetRate() throws {
+        let file = path("tone.flac")
+        try AudioWriter.write(TestAudio.sine(frequency: 1000, sampleRate: 48000, seconds: 1), sampleRate: 48000, to: file)
+        let decoded = try AudioDecoder.decode(path: file)  // default 22050
+        XCTAssertEqual(decoded.sampleRate, 22050)
+        XCTAssertEqual(decoded.sourceSampleRate, 48000)
+        XCTAssertEqual(decoded.samples.count, 22050)
+        let expected = TestAudio.sine(frequency: 1000, sampleRate: 22050, seconds: 1)
+        // 16-bit source: the bound is the quantisation noise, not the resampler.
+        XCTAssertGreaterThan(TestAudio.snr(decoded.samples, expected, range: 1000..<21000), 75)
+    }
+
+    func testStereoIsDownmixedToTheMeanOfChannels() throws {
+        let left = TestAudio.sine(frequency: 440, sampleRate: 44100, seconds: 0.5, amplitude: 0.6)
+        let right = TestAudio.sine(frequency: 1320, sampleRate: 44100, seconds: 0.5, amplitude: 0.2)
+        let interleaved = zip(left, right).flatMap { [$0, $1] }
+        for format in [AudioFileFormat.wav, .flac] {
+            let file = path("stereo.\(format.rawValue)")
+            try AudioWriter.write(interleaved, sampleRate: 44100, channels: 2, to: file)
+            let decoded = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil))
+            XCTAssertEqual(decoded.sourceChannels, 2)
+            let mean = zip(left, right).map { ($0 + $1) / 2 }
+            XCTAssertGreaterThan(TestAudio.snr(decoded.samples, mean, range: 0..<mean.count), 80, "\(format)")
+        }
+        // Lossy stereo (MP3 joint stereo): the mean survives, not the channels' difference.
+        let file = path("stereo.mp3")
+        try AudioWriter.write(interleaved, sampleRate: 44100, channels: 2, to: file, quality: 0.9)
+        let decoded = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(decoded.sourceChannels, 2)
+        let mean = zip(left, right).map { ($0 + $1) / 2 }
+        XCTAssertGreaterThan(TestAudio.bestAlignment(mean, decoded.samples, maxLag: 100).correlation, 0.98)
+    }
+
+    func testOffsetAndDurationSelectTheRightSamples() throws {
+        // A ramp makes every sample's position visible.
+        let rate = 8000
+        let ramp = (0..<(rate * 4)).map { Float($0) / Float(rate * 4) - 0.5 }
+        let file = path("ramp.wav")
+        try AudioWriter.write(ramp, sampleRate: rate, to: file)
+        let part = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, offset: 1.5, duration: 2))
+        XCTAssertEqual(part.samples.count, 2 * rate)
+        XCTAssertEqual(part.samples.first ?? 0, ramp[rate * 3 / 2], accuracy: 1e-4)
+        XCTAssertEqual(part.samples.last ?? 0, ramp[rate * 7 / 2 - 1], accuracy: 1e-4)
+        XCTAssertEqual(part.sourceDuration ?? 0, 4, accuracy: 1e-9)
+        // Past the end: nothing, not an error; a duration beyond the end stops at the end.
+        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, offset: 10)).samples.count, 0)
+        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, offset: 3, duration: 5)).samples.count, rate)
+        // Resampled windows have the target rate's length.
+        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: 16000, offset: 1, duration: 1)).samples.count, 16000)
+    }
+
+    func testMP3OffsetSeeksToTheSameSamplesAsAFullDecode() throws {
+        let file = path("seek.mp3")
+        try AudioWriter.write(TestAudio.chord(sampleRate: 44100, seconds: 3), sampleRate: 44100, to: file)
+        let whole = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil)).samples
+        let part = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, offset: 1.25, duration: 0.5)).samples
+        XCTAssertEqual(part.count, 22050)
+        let start = Int(1.25 * 44100)
+        XCTAssertGreaterThan(TestAudio.correlation(part[...], whole[start..<(start + part.count)]), 0.999)
+    }
+
+    func testMaxDurationCapThrowsInsteadOfGrowing() throws {
+        let file = path("long.wav")
+        try AudioWriter.write(TestAudio.sine(frequency: 440, sampleRate: 8000, seconds: 3), sampleRate: 8000, to: file)
+        XCTAssertThrowsError(try AudioDecoder.decode(path: file, options: DecodeOptions(maxDuration: 1))) { error in
+            XCTAssertTrue("\(error)".contains("long.wav") && "\(error)".contains("maxDuration"), "\(error)")
+        }
+        // Asking for less than the cap is fine.
+        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, duration: 0.5, maxDuration: 1)).samples.count, 4000)
+    }
+
+    func testWrongExtensionStillDecodesFromContent() throws {
+        let file = path("actually-flac.mp3")
+        try AudioWriter.write(TestAudio.chord(sampleRate: 22050, seconds: 0.5), sampleRate: 22050, to: file, format: .flac)
+        let decoded = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(decoded.sourceFormat, .flac)
+        XCTAssertEqual(decoded.samples.count, 11025)
+        let mp3 = path("actually-mp3.wav")
+        try AudioWriter.write(TestAudio.chord(sampleRate: 44100, seconds: 0.5), sampleRate: 44100, to: mp3, format: .mp3)
+        XCTAssertEqual(try AudioDecoder.decode(path: mp3).sourceFormat, .mp3)
+    }
+}

@@ -1,0 +1,75 @@
+import XCTest
+@testable import AudioIO
+
+/// The resampler against the analytic sine at the output rate (the reference is exact math,
+/// not another resampler).
+final class ResamplerTests: XCTestCase {
+    func assertSineSNR(from: Int, to: Int, frequencies: [Double], minimum: Double = 80,
+                       quality: Resampler.Quality = .high, file: StaticString = #filePath, line: UInt = #line) throws {
+        let resampler = try Resampler(from: from, to: to, quality: quality)
+        for f in frequencies {
+            let input = TestAudio.sine(frequency: f, sampleRate: from, seconds: 1, phase: 0.3)
+            let output = resampler.process(input)
+            XCTAssertEqual(output.count, (input.count * to + from - 1) / from, file: file, line: line)
+            let expected = TestAudio.sine(frequency: f, sampleRate: to, seconds: Double(output.count) / Double(to), phase: 0.3)
+            // The filter is centered, so only its half-length at each end sees the zero padding.
+            let edge = to / 20
+            let snr = TestAudio.snr(output, expected, range: edge..<(output.count - edge))
+            print("Resampler \(from)→\(to) Hz, \(f) Hz sine: SNR \(String(format: "%.1f", snr)) dB")
+            XCTAssertGreaterThanOrEqual(snr, minimum, "\(from)→\(to) Hz at \(f) Hz", file: file, line: line)
+        }
+    }
+
+    func testDownsample44100To22050KeepsSinesAbove80dB() throws {
+        try assertSineSNR(from: 44100, to: 22050, frequencies: [100, 1000, 5000, 9000])
+    }
+
+    func testDownsample48000To22050KeepsSinesAbove80dB() throws {
+        try assertSineSNR(from: 48000, to: 22050, frequencies: [100, 1000, 5000, 9000])
+    }
+
+    func testUpsampleAndOtherCommonRatesKeepSines() throws {
+        try assertSineSNR(from: 16000, to: 22050, frequencies: [100, 1000, 5000])
+        try assertSineSNR(from: 96000, to: 22050, frequencies: [440, 7000])
+        try assertSineSNR(from: 22050, to: 44100, frequencies: [1000, 9000])
+    }
+
+    func testIrrationalLookingRatioUsesInterpolatedPhasesAndStaysAccurate() throws {
+        // 44100 → 22051 has 22051 phases: above the exact-table limit.
+        try assertSineSNR(from: 44100, to: 22051, frequencies: [1000, 5000], minimum: 75)
+    }
+
+    func testAboveNyquistIsRemovedNotAliased() throws {
+        // 15 kHz at 44.1 kHz would alias to 7.05 kHz at 22.05 kHz without the low-pass.
+        let output = try Resampler(from: 44100, to: 22050).process(TestAudio.sine(frequency: 15000, sampleRate: 44100, seconds: 1))
+        let interior = output[1000..<(output.count - 1000)]
+        let rms = (interior.map { Double($0) * Double($0) }.reduce(0, +) / Double(interior.count)).squareRoot()
+        XCTAssertLessThan(20 * log10(rms / (0.5 / 2.squareRoot())), -85)
+    }
+
+    func testSameRateIsIdentityAndEmptyStaysEmpty() throws {
+        let input: [Float] = [0.1, -0.2, 0.3]
+        XCTAssertEqual(try Resampler(from: 22050, to: 22050).process(input), input)
+        XCTAssertEqual(try Resampler(from: 44100, to: 22050).process([]), [])
+    }
+
+    func testRejectsBadRates() {
+        XCTAssertThrowsError(try Resampler(from: 0, to: 22050))
+        XCTAssertThrowsError(try Resampler(from: 44100, to: -1))
+        XCTAssertThrowsError(try Resampler(from: 1_000_000_000, to: 22050))
+    }
+
+    func testFastQualityIsStillReasonable() throws {
+        try assertSineSNR(from: 48000, to: 22050, frequencies: [1000, 5000], minimum: 60, quality: .fast)
+    }
+
+    func testThroughput() throws {
+        let resampler = try Resampler(from: 48000, to: 22050)
+        let input = TestAudio.sine(frequency: 440, sampleRate: 48000, seconds: 30)
+        let start = Date()
+        let output = resampler.process(input)
+        let seconds = Date().timeIntervalSince(start)
+        print("Resampler 48000→22050: 30 s of audio in \(String(format: "%.1f", seconds * 1000)) ms (\(Int(30 / seconds))× real time)")
+        XCTAssertEqual(output.count, 30 * 22050)
+    }
+}
