@@ -52,7 +52,7 @@ echo "== timbre: $repeats repeats, $jobs threads" >&2
   "${files[@]}" > "$out/timbre.json"
 
 echo "== librosa: $peer_repeats repeats, 1 process" >&2
-"$python" tools/bench/audio_peer.py --repeats "$peer_repeats" --processes 1 \
+"$python" tools/bench/audio_peer.py --repeats "$peer_repeats" --processes 1 --stages \
   --dump "$resampled=$out/librosa-resampled.npy" --dump "$reference=$out/librosa-22050.npy" \
   "${files[@]}" > "$out/librosa-1.json"
 
@@ -110,9 +110,12 @@ def compare(label, timbre_dump, librosa_dump):
 
 compare("44.1 kHz WAV (resampled)", timbre["dumps"][0], one["dumps"][0])
 compare("22050 Hz WAV (no resampling)", timbre["dumps"][1], one["dumps"][1])
-if "stages_s" in timbre:
-    st = timbre["stages_s"]
-    total = sum(st.values())
+if "stages_s" in timbre and "stages_s" in one:
     print()
-    print("timbre on one thread, by stage: " + ", ".join(f"{k.replace('_', '-')} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in st.items()))
+    print("one file at a time on one thread/process, summed over the corpus (s):")
+    print(f"{'':34}{'decode':>10}{'resample':>10}{'log-mel':>10}{'total':>10}")
+    for name, st in [("timbre", timbre["stages_s"]), (one["tool"], one["stages_s"])]:
+        print(f"{name:34}{st['decode']:10.2f}{st['resample']:10.2f}{st['log_mel']:10.2f}{sum(st.values()):10.2f}")
+    print(f"{'ratio librosa / timbre':34}" + "".join(f"{one['stages_s'][k] / timbre['stages_s'][k]:10.1f}" for k in ["decode", "resample", "log_mel"])
+          + f"{sum(one['stages_s'].values()) / sum(timbre['stages_s'].values()):10.1f}")
 PY
