@@ -1,0 +1,71 @@
+/// `nn.MaxPool2d(kernel, stride, padding)`, `ceil_mode=False`; padding counts as −∞. Backward routes
+/// each output gradient to the input that won; on ties the first in scan order wins, as in PyTorch.
+public final class MaxPool2d: Layer {
+    public let geometry: ConvGeometry
+    private let output = FloatStorage()
+    private let inputGradient = FloatStorage()
+    /// For every output, the index of the winning input within its (H·W) plane.
+    private let argmax = BufferStorage<Int32>()
+    private var inputShape: ActivationShape?
+    private var outputShape = ActivationShape(batch: 0, channels: 0)
+
+    /// PyTorch's default stride is the kernel size.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        geometry = ConvGeometry(kernel: kernelSize, stride: stride ?? kernelSize, padding: padding)
+    }
+
+    public var stateEntries: [StateEntry] { [] }
+
+    // inp is (B,C,H,W), out is (B,C,H',W') with H' = ⌊(H+2p−k)/s⌋+1
+    public func forward(_ inp: Activation, training: Bool = false) throws(ShapeError) -> Activation {
+        let s = inp.shape
+        let outH = geometry.outputSize(s.height), outW = geometry.outputSize(s.width)
+        guard outH > 0, outW > 0 else {
+            throw ShapeError("MaxPool2d: input \(s) is too small for kernel \(geometry.kernel), stride \(geometry.stride), padding \(geometry.padding)")
+        }
+        inputShape = s
+        outputShape = ActivationShape(batch: s.batch, channels: s.channels, height: outH, width: outW)
+        let out = output.reserve(outputShape.count)
+        let (H, W, k, st, pad) = (s.height, s.width, geometry.kernel, geometry.stride, geometry.padding)
+        let inBox = SendablePointer(inp.data), outBox = SendablePointer(out)
+        let argBox = SendablePointer(argmax.reserve(outputShape.count))
+        Parallel.forEachChunk(s.batch * s.channels, grain: max(1, 4096 / max(1, H * W))) { planes in
+            for plane in planes {
+                let x = inBox.pointer + plane * H * W
+                let y = outBox.pointer + plane * outH * outW, arg = argBox.pointer + plane * outH * outW
+                for oh in 0..<outH {
+                    for ow in 0..<outW {
+                        var best = -Float.infinity, bestIndex = -1
+                        for ih in max(0, oh * st - pad)..<min(H, oh * st - pad + k) {
+                            for iw in max(0, ow * st - pad)..<min(W, ow * st - pad + k) {
+                                let v = x[ih * W + iw]
+                                if v > best || v.isNaN || bestIndex < 0 { best = v; bestIndex = ih * W + iw }
+                            }
+                        }
+                        y[oh * outW + ow] = best
+                        arg[oh * outW + ow] = Int32(bestIndex)
+                    }
+                }
+            }
+        }
+        return Activation(data: out, shape: outputShape)
+    }
+
+    // dout is (B,C,H',W'), dinp is (B,C,H,W)
+    public func backward(_ dout: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
+        guard let s = inputShape else { throw backwardBeforeForward("MaxPool2d") }
+        let dinp = inputGradient.reserve(s.count)
+        let P = s.planeSize, Q = outputShape.planeSize
+        let dinBox = SendablePointer(dinp), dBox = SendablePointer(dout)
+        let argBox = SendablePointer(argmax.pointer)
+        Parallel.forEachChunk(s.batch * s.channels, grain: max(1, 4096 / max(1, P))) { planes in
+            for plane in planes {
+                let dx = dinBox.pointer + plane * P
+                dx.update(repeating: 0, count: P)
+                let dy = dBox.pointer + plane * Q, arg = argBox.pointer + plane * Q
+                for q in 0..<Q { dx[Int(arg[q])] += dy[q] }
+            }
+        }
+        return dinp
+    }
+}

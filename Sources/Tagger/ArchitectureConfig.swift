@@ -1,0 +1,88 @@
+/// The shape of a tagging network, as saved next to its checkpoint. JSON/YAML keys are the
+/// reference's snake_case argument names (`num_genres`, `base_channels`, …); absent keys take
+/// the defaults below, which are the reference model's.
+public struct ArchitectureConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case resnetSE = "resnet_se"
+        case baseline
+    }
+
+    public var kind: Kind = .resnetSE
+    public var numGenres: Int
+    public var inputChannels = 1
+    /// Width of the stem and first stage (64 for the ResNet-SE model, 32 in the seed's baseline).
+    public var baseChannels = 64
+    public var useAttention = true
+    public var embeddingDim = 256
+    public var dropout: Float = 0.3
+    /// Residual blocks per stage; stage i has width baseChannels·2ⁱ.
+    public var blocks = [2, 3, 2]
+    /// Squeeze-and-excitation reduction r: hidden width max(1, channels / r).
+    public var attentionReduction = 16
+
+    public init(kind: Kind = .resnetSE, numGenres: Int, inputChannels: Int = 1, baseChannels: Int = 64,
+                useAttention: Bool = true, embeddingDim: Int = 256, dropout: Float = 0.3,
+                blocks: [Int] = [2, 3, 2], attentionReduction: Int = 16) {
+        self.kind = kind; self.numGenres = numGenres; self.inputChannels = inputChannels
+        self.baseChannels = baseChannels; self.useAttention = useAttention; self.embeddingDim = embeddingDim
+        self.dropout = dropout; self.blocks = blocks; self.attentionReduction = attentionReduction
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind
+        case numGenres = "num_genres"
+        case inputChannels = "input_channels"
+        case baseChannels = "base_channels"
+        case useAttention = "use_attention"
+        case embeddingDim = "embedding_dim"
+        case dropout
+        case blocks
+        case attentionReduction = "attention_reduction"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ArchitectureConfig(numGenres: 0)
+        numGenres = try c.decode(Int.self, forKey: .numGenres)
+        kind = try c.decodeIfPresent(Kind.self, forKey: .kind) ?? defaults.kind
+        inputChannels = try c.decodeIfPresent(Int.self, forKey: .inputChannels) ?? defaults.inputChannels
+        baseChannels = try c.decodeIfPresent(Int.self, forKey: .baseChannels) ?? defaults.baseChannels
+        useAttention = try c.decodeIfPresent(Bool.self, forKey: .useAttention) ?? defaults.useAttention
+        embeddingDim = try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? defaults.embeddingDim
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? defaults.dropout
+        blocks = try c.decodeIfPresent([Int].self, forKey: .blocks) ?? defaults.blocks
+        attentionReduction = try c.decodeIfPresent(Int.self, forKey: .attentionReduction) ?? defaults.attentionReduction
+    }
+
+    /// What is wrong with this configuration, empty when a network can be built from it.
+    public var problems: [String] {
+        var found: [String] = []
+        if numGenres < 1 { found.append("num_genres must be at least 1, got \(numGenres)") }
+        if inputChannels < 1 { found.append("input_channels must be at least 1, got \(inputChannels)") }
+        if baseChannels < 1 { found.append("base_channels must be at least 1, got \(baseChannels)") }
+        if embeddingDim < 1 { found.append("embedding_dim must be at least 1, got \(embeddingDim)") }
+        if !(dropout >= 0 && dropout < 1) { found.append("dropout must be in [0, 1), got \(dropout)") }
+        if kind == .resnetSE {
+            if blocks.isEmpty || blocks.contains(where: { $0 < 1 }) {
+                found.append("blocks must list at least one stage, each with at least 1 block, got \(blocks)")
+            }
+            if blocks.count > 8 { found.append("blocks may list at most 8 stages, got \(blocks.count)") }
+            if attentionReduction < 1 { found.append("attention_reduction must be at least 1, got \(attentionReduction)") }
+        }
+        return found
+    }
+
+    /// Throws unless a network can be built from this configuration.
+    public func validate() throws(ArchitectureConfigError) {
+        let found = problems
+        if !found.isEmpty { throw ArchitectureConfigError(problems: found) }
+    }
+}
+
+/// An architecture configuration that describes no buildable network.
+public struct ArchitectureConfigError: Error, CustomStringConvertible {
+    public let problems: [String]
+    public var description: String {
+        "invalid model architecture: " + problems.joined(separator: "; ") + "; fix the model configuration"
+    }
+}

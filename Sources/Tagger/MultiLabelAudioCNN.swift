@@ -1,0 +1,99 @@
+import NeuralNet
+
+/// The reference `MultiLabelAudioCNN`: a ResNet with squeeze-and-excitation over log-mel chunks.
+/// stem (conv 7×7/2, BN, ReLU, max-pool 3/2) → stages of residual blocks (widths base·2ⁱ, the
+/// first block of every stage after the first with stride 2) → global average pool →
+/// embedding (linear, BN1d, ReLU) → dropout → classifier.
+public final class MultiLabelAudioCNN: TaggingNetwork {
+    public let config: ArchitectureConfig
+    private let workspace = ConvWorkspace()
+    private let input = NetworkInput()
+
+    let stemConv: Conv2d
+    let stemNorm: BatchNorm2d
+    let stemReLU = ReLU()
+    let stemPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
+    let stages: [[ResidualBlock]]
+    let pool = GlobalAvgPool()
+    let embeddingLinear: Linear
+    let embeddingNorm: BatchNorm1d
+    let embeddingReLU = ReLU()
+    let dropout: Dropout
+    let classifier: Linear
+
+    public init(_ config: ArchitectureConfig, seed: UInt64) {
+        self.config = config
+        var rng = SeededGenerator(seed: seed)
+        let b = max(1, config.baseChannels), inputChannels = max(1, config.inputChannels)
+        let embeddingDim = max(1, config.embeddingDim)
+        stemConv = Conv2d(name: "stem.0", inChannels: inputChannels, outChannels: b, kernelSize: 7, stride: 2,
+                          padding: 3, bias: false, rng: &rng, workspace: workspace)
+        stemConv.computesInputGradient = false
+        stemNorm = BatchNorm2d(name: "stem.1", numFeatures: b)
+        let blocks = config.blocks.isEmpty ? [1] : config.blocks.map { max(1, $0) }
+        var stages: [[ResidualBlock]] = []
+        var inChannels = b, width = b
+        for (i, count) in blocks.enumerated() {
+            width = b << i
+            var stage: [ResidualBlock] = []
+            for j in 0..<count {
+                stage.append(ResidualBlock(
+                    name: "layers.\(i).\(j)", inChannels: j == 0 ? inChannels : width, outChannels: width,
+                    stride: (i > 0 && j == 0) ? 2 : 1, useAttention: config.useAttention,
+                    reduction: config.attentionReduction, rng: &rng, workspace: workspace))
+            }
+            stages.append(stage)
+            inChannels = width
+        }
+        self.stages = stages
+        embeddingLinear = Linear(name: "embedding.0", inFeatures: width, outFeatures: embeddingDim, rng: &rng)
+        embeddingNorm = BatchNorm1d(name: "embedding.1", numFeatures: embeddingDim)
+        classifier = Linear(name: "classifier", inFeatures: embeddingDim, outFeatures: max(1, config.numGenres), rng: &rng)
+        dropout = Dropout(probability: config.dropout, seed: rng.next())
+    }
+
+    public var stateEntries: [StateEntry] {
+        stemConv.stateEntries + stemNorm.stateEntries + stages.flatMap { $0.flatMap(\.stateEntries) }
+            + embeddingLinear.stateEntries + embeddingNorm.stateEntries + classifier.stateEntries
+    }
+
+    // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
+    public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
+        var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "MultiLabelAudioCNN")
+        a = try stemConv.forward(a, training: training)
+        a = try stemNorm.forward(a, training: training)
+        a = try stemReLU.forward(a, training: training)
+        a = try stemPool.forward(a, training: training)
+        for stage in stages {
+            for block in stage { a = try block.forward(a, training: training) }
+        }
+        a = try pool.forward(a, training: training)
+        a = try embeddingLinear.forward(a, training: training)
+        a = try embeddingNorm.forward(a, training: training)
+        let embeddings = try embeddingReLU.forward(a, training: training)
+        a = try dropout.forward(embeddings, training: training)
+        let logits = try classifier.forward(a, training: training)
+        input.finish(training: training, batch: x.shape[0])
+        return ModelOutput(logits: logits.tensor([logits.shape.batch, logits.shape.channels]),
+                           embeddings: embeddings.tensor([embeddings.shape.batch, embeddings.shape.channels]))
+    }
+
+    // dLogits is (B, numGenres): the same list as forward, reversed
+    public func backward(_ dLogits: Tensor) throws(ShapeError) {
+        try input.withGradient(dLogits, numGenres: classifier.outFeatures, model: "MultiLabelAudioCNN") { (dout) throws(ShapeError) in
+            var d = try classifier.backward(dout)
+            d = try dropout.backward(d)
+            d = try embeddingReLU.backward(d)
+            d = try embeddingNorm.backward(d)
+            d = try embeddingLinear.backward(d)
+            d = try pool.backward(d)
+            for stage in stages.reversed() {
+                for block in stage.reversed() { d = try block.backward(d) }
+            }
+            d = try stemPool.backward(d)
+            d = try stemReLU.backward(d)
+            d = try stemNorm.backward(d)
+            _ = try stemConv.backward(d)
+        }
+    }
+}
