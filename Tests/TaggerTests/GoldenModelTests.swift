@@ -117,6 +117,23 @@ final class GoldenModelTests: XCTestCase {
 
     func testBaselineMatchesPyTorch() throws { try runGolden("baseline_tiny") }
 
+    /// The trained state written as safetensors (I64 counters, as PyTorch) and read into a
+    /// fresh network gives the same eval outputs.
+    func testTrainedStateRoundTripsThroughSafetensors() throws {
+        let golden = try Golden("resnet_se_tiny")
+        let trained = makeNetwork(golden.config, seed: 0)
+        try trained.loadStateDict(golden.group("step3"))
+        let bytes = try SafetensorsFile(stateDict: trained.stateDict(), metadata: ["config": "tiny"]).serialized()
+        let file = try SafetensorsFile(bytes: bytes)
+        XCTAssertEqual(file["stem.1.num_batches_tracked"]?.dtype, .int64)
+        XCTAssertEqual(file["stem.1.num_batches_tracked"]?.int64Values, [10])
+        XCTAssertEqual(file["stem.0.weight"]?.dtype, .float32)
+        let restored = makeNetwork(golden.config, seed: 1)
+        try restored.loadStateDict(file.stateDict)
+        let input = try golden.tensor("input")
+        XCTAssertEqual(try restored.forward(input, training: false).logits, try trained.forward(input, training: false).logits)
+    }
+
     /// A state dict with a missing, an extra and a wrongly shaped tensor is refused with all three
     /// named, and the network keeps its weights.
     func testMismatchedStateDictListsEveryProblem() throws {
