@@ -34,7 +34,7 @@ public struct LRScheduler: Codable, Sendable, Equatable {
 
     /// Moves to the next epoch. `metric` (validation loss for mode min, a score for mode max)
     /// drives `reduceOnPlateau` and is ignored by the other schedules; a plateau schedule
-    /// given no metric leaves its state unchanged.
+    /// given no metric leaves its state unchanged, and a NaN or infinite one is a bad epoch.
     public mutating func step(metric: Double? = nil) {
         let finished = epoch
         epoch += 1
@@ -57,7 +57,9 @@ public struct LRScheduler: Codable, Sendable, Equatable {
     /// torch's `ReduceLROnPlateau.step`.
     private mutating func observe(_ metric: Double, _ settings: PlateauSettings) {
         let reference = best ?? (settings.mode == .min ? .infinity : -.infinity)  // torch's initial best
-        if settings.isBetter(metric, than: reference) {
+        // A non-finite metric (a diverged epoch) never counts as an improvement; torch would take
+        // −inf as a new best, which would also make the state impossible to save as JSON.
+        if metric.isFinite && settings.isBetter(metric, than: reference) {
             best = metric
             numBadEpochs = 0
         } else {

@@ -74,3 +74,16 @@ extension SafetensorsFile {
         }
     }
 }
+
+extension SafetensorsFile {
+    /// A file of a model's `state_dict` as PyTorch writes it: every tensor F32 except the
+    /// BatchNorm counters (`…num_batches_tracked`), which are I64 so `torch.load_state_dict`
+    /// accepts them.
+    public init(stateDict: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) {
+        let tensors = stateDict.map { name, tensor in
+            SafetensorsTensor(name: name, tensor: tensor,
+                              dtype: name.hasSuffix("num_batches_tracked") ? .int64 : .float32)
+        }
+        self.init(tensors: tensors, metadata: metadata)
+    }
+}

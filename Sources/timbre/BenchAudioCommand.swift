@@ -35,6 +35,9 @@ struct BenchAudioRunCommand: ParsableCommand {
     @Option(name: .customLong("dump"), help: "FILE=OUT: also write FILE's log-mel to OUT as raw float32, row-major [mel][frame].")
     var dumps: [String] = []
 
+    @Flag(help: "Also time each stage (decode, resample, log-mel) over all files on one thread.")
+    var stages = false
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
@@ -63,12 +66,39 @@ struct BenchAudioRunCommand: ParsableCommand {
         }
         progress.finish()
         let median = seconds.sorted()[seconds.count / 2]
-        let report: [String: Any] = [
+        var report: [String: Any] = [
             "tool": "timbre", "jobs": jobs, "files": files.count, "audio_seconds": warmUp.audioSeconds,
             "runs_s": seconds, "median_s": median, "files_per_s": Double(files.count) / median, "dumps": dumped,
         ]
+        if stages { report["stages_s"] = try stageSeconds(frontEnd: frontEnd) }
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
+    }
+}
+
+extension BenchAudioRunCommand {
+    /// Seconds spent, over all files on one thread, decoding at the source rate,
+    /// resampling to 22050 Hz, and computing the log-mel.
+    func stageSeconds(frontEnd: LogMelSpectrogram) throws -> [String: Double] {
+        var decode = 0.0, resample = 0.0, logMel = 0.0
+        for path in files {
+            var start = DispatchTime.now()
+            let native = try AudioDecoder.decode(path: path, options: DecodeOptions(targetSampleRate: nil))
+            decode += start.secondsSince()
+            start = DispatchTime.now()
+            let samples = try Resampler(from: native.sampleRate, to: 22050).process(native.samples)
+            resample += start.secondsSince()
+            start = DispatchTime.now()
+            _ = try frontEnd.logMel(samples)
+            logMel += start.secondsSince()
+        }
+        return ["decode": decode, "resample": resample, "log_mel": logMel]
+    }
+}
+
+extension DispatchTime {
+    func secondsSince() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - uptimeNanoseconds) / 1e9
     }
 }
 
@@ -126,7 +156,7 @@ struct FrontEndPass: Sendable {
                 }
             }
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.secondsSince()
         if let error = tally.firstError { throw error }
         return Outcome(seconds: seconds, audioSeconds: tally.audioSeconds)
     }

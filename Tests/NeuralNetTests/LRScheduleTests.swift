@@ -72,4 +72,13 @@ final class LRScheduleTests: XCTestCase {
         scheduler.step(metric: 3)  // no improvement with patience 0
         XCTAssertEqual(scheduler.learningRate, 0.1, accuracy: 1e-7)
     }
+
+    func testNonFiniteMetricsAreBadEpochsAndStateStaysEncodable() throws {
+        var scheduler = LRScheduler(baseLR: 1, schedule: .reduceOnPlateau(PlateauSettings(factor: 0.5, patience: 1)))
+        for metric in [-Double.infinity, .nan, 1, .nan] { scheduler.step(metric: metric) }
+        // -inf and NaN are bad epochs (2 > patience 1: halved, counter reset), 1 is the first best,
+        // NaN is one bad epoch (not more than the patience).
+        XCTAssertEqual(scheduler.learningRate, 0.5)
+        XCTAssertNoThrow(try JSONEncoder().encode(scheduler))
+    }
 }

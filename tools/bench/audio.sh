@@ -47,12 +47,12 @@ resampled=""
 for f in "${files[@]}"; do case "$f" in *44100hz*.wav) resampled="$f"; break ;; esac; done
 
 echo "== timbre: $repeats repeats, $jobs threads" >&2
-"$timbre" bench-audio run --repeats "$repeats" --jobs "$jobs" \
+"$timbre" bench-audio run --repeats "$repeats" --jobs "$jobs" --stages \
   --dump "$resampled=$out/timbre-resampled.f32" --dump "$reference=$out/timbre-22050.f32" \
   "${files[@]}" > "$out/timbre.json"
 
 echo "== librosa: $peer_repeats repeats, 1 process" >&2
-"$python" tools/bench/audio_peer.py --repeats "$peer_repeats" --processes 1 \
+"$python" tools/bench/audio_peer.py --repeats "$peer_repeats" --processes 1 --stages \
   --dump "$resampled=$out/librosa-resampled.npy" --dump "$reference=$out/librosa-22050.npy" \
   "${files[@]}" > "$out/librosa-1.json"
 
@@ -101,8 +101,21 @@ def compare(label, timbre_dump, librosa_dump):
     note = "" if ours.shape == theirs.shape else f" (frames differ: {ours.shape[1]} vs {theirs.shape[1]}; first {frames} compared)"
     d = np.abs(ours[:, :frames].astype(np.float64) - theirs[:, :frames])
     print(f"dB difference, {label}: max {d.max():.4f} dB, mean {d.mean():.5f} dB, 99.9th percentile {np.percentile(d, 99.9):.4f} dB{note}")
-    print(f"    {os.path.basename(timbre_dump['file'])}, {ours.shape[0]} mels × {ours.shape[1]} frames")
+    # Resamplers differ most in their transition band, just below Nyquist: show the rest apart.
+    import librosa
+    upper_edges = librosa.mel_frequencies(n_mels=ours.shape[0] + 2, fmax=11025.0)[2:]
+    below = upper_edges <= 9000.0
+    print(f"    {os.path.basename(timbre_dump['file'])}, {ours.shape[0]} mels × {ours.shape[1]} frames; "
+          f"max over the {below.sum()} bands below 9 kHz: {d[below].max():.4f} dB, over the top {(~below).sum()}: {d[~below].max():.4f} dB")
 
 compare("44.1 kHz WAV (resampled)", timbre["dumps"][0], one["dumps"][0])
 compare("22050 Hz WAV (no resampling)", timbre["dumps"][1], one["dumps"][1])
+if "stages_s" in timbre and "stages_s" in one:
+    print()
+    print("one file at a time on one thread/process, summed over the corpus (s):")
+    print(f"{'':34}{'decode':>10}{'resample':>10}{'log-mel':>10}{'total':>10}")
+    for name, st in [("timbre", timbre["stages_s"]), (one["tool"], one["stages_s"])]:
+        print(f"{name:34}{st['decode']:10.2f}{st['resample']:10.2f}{st['log_mel']:10.2f}{sum(st.values()):10.2f}")
+    print(f"{'ratio librosa / timbre':34}" + "".join(f"{one['stages_s'][k] / timbre['stages_s'][k]:10.1f}" for k in ["decode", "resample", "log_mel"])
+          + f"{sum(one['stages_s'].values()) / sum(timbre['stages_s'].values()):10.1f}")
 PY

@@ -42,6 +42,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--dump", action="append", default=[], metavar="FILE=OUT.npy")
+    parser.add_argument("--stages", action="store_true", help="also time decode, resample and log-mel apart (one pass)")
     args = parser.parse_args()
 
     dumps = []
@@ -75,10 +76,29 @@ def main():
         pool.join()
 
     median = statistics.median(runs)
-    print(json.dumps({
+    report = {
         "tool": "librosa " + librosa.__version__, "processes": args.processes, "files": len(args.files),
         "runs_s": runs, "median_s": median, "files_per_s": len(args.files) / median, "dumps": dumps,
-    }, sort_keys=True))
+    }
+    if args.stages:
+        report["stages_s"] = stage_seconds(args.files)
+    print(json.dumps(report, sort_keys=True))
+
+
+def stage_seconds(files):
+    """The steps librosa.load takes (read, downmix; then soxr_hq), and the log-mel, timed apart."""
+    decode = resample = log_mel = 0.0
+    for path in files:
+        start = time.perf_counter()
+        y, sr = librosa.load(path, sr=None)
+        decode += time.perf_counter() - start
+        start = time.perf_counter()
+        y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        resample += time.perf_counter() - start
+        start = time.perf_counter()
+        librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=SAMPLE_RATE), ref=1.0, top_db=80.0)
+        log_mel += time.perf_counter() - start
+    return {"decode": decode, "resample": resample, "log_mel": log_mel}
 
 
 if __name__ == "__main__":

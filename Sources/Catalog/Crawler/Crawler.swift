@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+
+/// What one scan found and did.
+public struct ScanReport: Sendable {
+    public var filesSeen = 0
+    public var unchanged = 0
+    public var added = 0
+    /// Known paths with new content (queued for tagging again).
+    public var changed = 0
+    /// Known paths whose timestamp changed but whose content did not.
+    public var retouched = 0
+    /// Known tracks found under a new path; they keep their tags, corrections and embedding.
+    public var moved = 0
+    public var gone = 0
+    public var revived = 0
+    public var jobsQueued = 0
+    public var skipped: [SkippedEntry] = []
+    public var finished = false
+}
+
+/// Reads a file's own tags; plugged in by whoever links AudioIO (Catalog does not).
+public typealias TrackMetadataReader = @Sendable (_ absolutePath: String) -> TrackMetadata?
+
+/// Brings a library's tracks in line with its folder, reading nothing it can avoid and
+/// writing nothing into the folder.
+///
+/// Unchanged files (same size and mtime as stored) cost one `fstatat`; all known files come
+/// from one query. New and changed files get a `ContentHash`; a new path whose hash matches a
+/// track whose path vanished is that track moved (its row keeps its id, so tags, corrections
+/// and embedding stay). Files that vanished are marked gone, never deleted: they may come back.
+/// A file that cannot be read is left as it was (not gone). Writes go in batched transactions.
+public final class Crawler {
+    public let pool: ConnectionPool
+    public var batchSize = 1000
+    /// How often (in files) `progress` is called.
+    public var progressInterval = 1000
+    private let metadataReader: TrackMetadataReader?
+    private let logger: Logger
+    private var contentHash = ContentHash()
+
+    public init(pool: ConnectionPool, metadataReader: TrackMetadataReader? = nil,
+                logger: Logger = Logger(label: "timbre.catalog.crawler")) {
+        self.pool = pool
+        self.metadataReader = metadataReader
+        self.logger = logger
+    }
+
+    public func scan(library: Library, progress: ((ScanReport) -> Void)? = nil) throws -> ScanReport {
+        var report = ScanReport()
+        let known = try pool.withConnection { try TrackRepository.knownFiles(libraryID: library.id, on: $0) }
+        var indexByPath = [String: Int](minimumCapacity: known.count)
+        for (index, file) in known.enumerated() { indexByPath[file.path] = index }
+        var seen = [Bool](repeating: false, count: known.count)
+        var unchangedIDs: [Int64] = []
+        var changes: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
+        var retouches: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
+        var newFiles: [(file: FoundFile, hash: [UInt8])] = []
+
+        try FileWalker(root: library.rootPath).walk(visit: { file in
+            report.filesSeen += 1
+            if report.filesSeen % progressInterval == 0 { progress?(report) }
+            if let index = indexByPath[file.relativePath] {
+                let stored = known[index]
+                seen[index] = true
+                if stored.status != .gone && stored.size == file.size && stored.mtimeNanoseconds == file.mtimeNanoseconds {
+                    report.unchanged += 1
+                    unchangedIDs.append(stored.id)
+                    return
+                }
+                guard let hash = hashOrSkip(file, &report) else { return }
+                if hash == stored.contentHash {
+                    retouches.append((stored.id, file, hash))
+                } else {
+                    changes.append((stored.id, file, hash))
+                }
+                if changes.count + retouches.count >= batchSize {
+                    try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, &report)
+                }
+            } else if let hash = hashOrSkip(file, &report) {
+                newFiles.append((file, hash))
+            }
+        }, skipped: { entry in
+            report.skipped.append(entry)
+            // An unreadable known file keeps its row as it is: a permission glitch must not lose tags.
+            if let index = indexByPath[entry.relativePath] { seen[index] = true }
+        })
+        try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, &report)
+
+        // Moves: a new path whose content matches a track not seen at its old path.
+        var candidates: [[UInt8]: [Int]] = [:]
+        for (index, file) in known.enumerated() where !seen[index] {
+            candidates[file.contentHash, default: []].append(index)
+        }
+        for key in candidates.keys { candidates[key]?.sort { (known[$0].status == .gone ? 1 : 0) < (known[$1].status == .gone ? 1 : 0) } }
+        var moves: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
+        var movedGoneIDs: [Int64] = []
+        var inserts: [(file: FoundFile, hash: [UInt8])] = []
+        for new in newFiles {
+            if var matches = candidates[new.hash], !matches.isEmpty {
+                let index = matches.removeFirst()
+                candidates[new.hash] = matches
+                seen[index] = true
+                moves.append((known[index].id, new.file, new.hash))
+                if known[index].status == .gone { movedGoneIDs.append(known[index].id) }
+            } else {
+                inserts.append(new)
+            }
+        }
+        report.moved = moves.count
+        for batch in moves.chunked(batchSize) {
+            try pool.withTransaction { connection in
+                try TrackRepository.update(batch, retag: false, on: connection)
+            }
+        }
+        if !movedGoneIDs.isEmpty {
+            report.jobsQueued += try pool.withTransaction { connection in
+                let pending = try TrackRepository.revive(ids: movedGoneIDs, on: connection)
+                return try JobQueue.enqueue(kind: JobKind.tag, trackIDs: pending, on: connection)
+            }
+            report.revived += movedGoneIDs.count
+        }
+        for batch in inserts.chunked(batchSize) {
+            let (inserted, queued) = try pool.withTransaction { connection in
+                let rows = try TrackRepository.insert(libraryID: library.id, files: batch, on: connection)
+                return (rows, try JobQueue.enqueue(kind: JobKind.tag, trackIDs: rows.map(\.0), on: connection))
+            }
+            report.added += inserted.count
+            report.jobsQueued += queued
+            readMetadata(Dictionary(uniqueKeysWithValues: inserted.map { ($0.0, library.rootPath + "/" + $0.1) }))
+            progress?(report)
+        }
+
+        let goneIDs = known.indices.filter { !seen[$0] && known[$0].status != .gone }.map { known[$0].id }
+        try pool.withTransaction { connection in
+            try TrackRepository.markGone(ids: goneIDs, on: connection)
+            try TrackRepository.touch(ids: unchangedIDs, on: connection)
+            try connection.query("UPDATE libraries SET last_scanned_at = now() WHERE id = $1", [library.id])
+        }
+        report.gone = goneIDs.count
+        report.finished = true
+        progress?(report)
+        logger.info("scanned \(library.rootPath): \(report.filesSeen) files, \(report.added) new, \(report.changed) changed, \(report.moved) moved, \(report.gone) gone, \(report.jobsQueued) jobs queued")
+        return report
+    }
+
+    private func hashOrSkip(_ file: FoundFile, _ report: inout ScanReport) -> [UInt8]? {
+        do {
+            return try contentHash.hash(path: file.absolutePath).digest
+        } catch {
+            report.skipped.append(SkippedEntry(relativePath: file.relativePath, reason: .unreadable, message: "\(error)"))
+            return nil
+        }
+    }
+
+    /// Writes pending changed and retouched known files in one transaction.
+    private func write(changes: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
+                       retouches: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
+                       known: [KnownFile], indexByPath: [String: Int], _ report: inout ScanReport) throws {
+        guard !changes.isEmpty || !retouches.isEmpty else { return }
+        let goneRetouched = retouches.compactMap { item in
+            indexByPath[item.file.relativePath].flatMap { known[$0].status == .gone ? item.id : nil }
+        }
+        let changeBatch = changes, retouchBatch = retouches
+        let queued = try pool.withTransaction { connection in
+            try TrackRepository.update(changeBatch, retag: true, on: connection)
+            try TrackRepository.update(retouchBatch, retag: false, on: connection)
+            let pending = try TrackRepository.revive(ids: goneRetouched, on: connection)
+            return try JobQueue.enqueue(kind: JobKind.tag, trackIDs: changeBatch.map(\.id) + pending, on: connection)
+        }
+        report.jobsQueued += queued
+        report.changed += changes.count
+        report.retouched += retouches.count - goneRetouched.count
+        report.revived += goneRetouched.count
+        readMetadata(Dictionary(uniqueKeysWithValues: changes.map { ($0.id, $0.file.absolutePath) }))
+        changes.removeAll(keepingCapacity: true)
+        retouches.removeAll(keepingCapacity: true)
+    }
+
+    /// Fills the file-tag columns when a reader is plugged in; a file whose tags cannot be read keeps NULLs.
+    private func readMetadata(_ paths: [Int64: String]) {
+        guard let metadataReader, !paths.isEmpty else { return }
+        for (id, path) in paths {
+            guard let metadata = metadataReader(path) else { continue }
+            do {
+                try pool.withConnection { try TrackRepository.updateMetadata(trackID: id, metadata, on: $0) }
+            } catch {
+                logger.warning("could not store the tags of \(path): \(error)")
+            }
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + Swift.max(1, size), count)]) }
+    }
+}

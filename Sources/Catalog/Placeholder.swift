@@ -1,1 +1,0 @@
-// Catalog: see docs/architecture.md. This file goes when the module has real sources.

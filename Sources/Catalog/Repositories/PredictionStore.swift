@@ -1,0 +1,68 @@
+import Foundation
+
+/// A model's output for one track: label probabilities and the embedding.
+public struct PredictionStore: Sendable {
+    public let pool: ConnectionPool
+    public init(pool: ConnectionPool) { self.pool = pool }
+
+    /// Stores the probabilities and the embedding in one transaction, as upserts on
+    /// (track, model, label) and (track, model): running a job twice leaves one result,
+    /// the latest. Labels absent from `probabilities` but stored earlier are removed, so the
+    /// stored set is exactly this run's. The track becomes `tagged`.
+    public func write(trackID: Int64, modelID: Int64, probabilities: [String: Float], embedding: [Float]?) throws {
+        for (label, probability) in probabilities where !(probability >= 0 && probability <= 1) {
+            throw CatalogError.invalidArgument("probability \(probability) for \(label) is outside [0, 1]")
+        }
+        if let embedding, embedding.isEmpty || embedding.contains(where: { !$0.isFinite }) {
+            throw CatalogError.invalidArgument("an embedding must be non-empty and finite")
+        }
+        let labels = probabilities.keys.sorted()
+        let values = labels.map { probabilities[$0]! }
+        try pool.withTransaction { connection in
+            try connection.query("""
+                INSERT INTO predictions (track_id, model_id, label, probability)
+                SELECT $1, $2, label, probability FROM unnest($3::text[], $4::real[]) AS p (label, probability)
+                ON CONFLICT (track_id, model_id, label) DO UPDATE SET probability = excluded.probability
+                """, [trackID, modelID, labels, values])
+            try connection.query("DELETE FROM predictions WHERE track_id = $1 AND model_id = $2 AND label <> ALL($3::text[])",
+                                 [trackID, modelID, labels])
+            if let embedding {
+                try connection.query("""
+                    INSERT INTO embeddings (track_id, model_id, vector) VALUES ($1, $2, $3)
+                    ON CONFLICT (track_id, model_id) DO UPDATE SET vector = excluded.vector, created_at = now()
+                    """, [trackID, modelID, embedding])
+            }
+            try connection.query("UPDATE tracks SET status = 'tagged', last_error = NULL WHERE id = $1 AND status <> 'gone'", [trackID])
+        }
+    }
+
+    /// Label → probability for one track under one model.
+    public func probabilities(trackID: Int64, modelID: Int64) throws -> [String: Float] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT label, probability FROM predictions WHERE track_id = $1 AND model_id = $2",
+                                            [trackID, modelID])
+            var result: [String: Float] = [:]
+            for row in 0..<rows.rowCount { result[try rows.string(row, 0)] = Float(try rows.double(row, 1)) }
+            return result
+        }
+    }
+
+    public func embedding(trackID: Int64, modelID: Int64) throws -> [Float]? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT vector FROM embeddings WHERE track_id = $1 AND model_id = $2", [trackID, modelID])
+            return rows.rowCount == 0 ? nil : try rows.floats(0, 0)
+        }
+    }
+
+    /// Tracks whose probability for `label` under `modelID` is at least `threshold`, most likely first.
+    public func tracks(label: String, modelID: Int64, threshold: Float, limit: Int = 100) throws -> [(trackID: Int64, probability: Float)] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT track_id, probability FROM predictions
+                WHERE model_id = $1 AND label = $2 AND probability >= $3::real
+                ORDER BY probability DESC LIMIT $4
+                """, [modelID, label, threshold, limit])
+            return try (0..<rows.rowCount).map { (try rows.int($0, 0), Float(try rows.double($0, 1))) }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// DemoCorpus: see docs/architecture.md. This file goes when the module has real sources.

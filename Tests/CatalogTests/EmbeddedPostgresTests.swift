@@ -1,0 +1,39 @@
+@testable import Catalog
+import Foundation
+import XCTest
+
+final class EmbeddedPostgresTests: XCTestCase {
+    /// Start in a fresh home, reuse from a second process, stop, then recover from a stale pid file.
+    func testStartReuseStopAndStalePidFile() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/initdb")
+                          || (try? EmbeddedPostgres.locateBinaries()) != nil, "PostgreSQL server binaries are not installed")
+        let home = URL(fileURLWithPath: "/tmp/timbre-home-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let environment = ["TIMBRE_HOME": home.path, "TIMBRE_MIGRATIONS": TestDatabase.migrationsDirectory.path]
+
+        let first = try Database.open(environment: environment)
+        let cluster = try XCTUnwrap(first.embedded)
+        XCTAssertTrue(cluster.startedHere)
+        XCTAssertEqual(cluster.serverUser, getuid() == 0 ? "timbre" : nil)
+        // Socket only: no TCP listener.
+        XCTAssertEqual(try first.pool.withConnection { try $0.query("SHOW listen_addresses").string(0, 0) }, "")
+        XCTAssertEqual(try first.users.add(name: "someone").user.name, "someone")
+
+        // A second process finds it running, reuses it and leaves it running when it closes.
+        let second = try Database.open(environment: environment)
+        XCTAssertEqual(second.embedded?.startedHere, false)
+        XCTAssertEqual(try second.users.find(name: "someone")?.name, "someone")
+        second.close()
+        XCTAssertTrue(try cluster.serverIsRunning())
+        first.close()
+        XCTAssertFalse(try cluster.serverIsRunning())
+
+        // A crash leaves postmaster.pid behind, naming a process that is not PostgreSQL.
+        let pidFile = cluster.dataDirectory.appendingPathComponent("postmaster.pid")
+        try "\(getpid())\n\(cluster.dataDirectory.path)\n".write(to: pidFile, atomically: true, encoding: .utf8)
+        let third = try Database.open(environment: environment)
+        XCTAssertEqual(third.embedded?.startedHere, true)
+        XCTAssertEqual(try third.users.list().map(\.name), ["someone"], "data survives a restart")
+        third.close()
+    }
+}
