@@ -10,6 +10,7 @@ struct Timbre: ParsableCommand {
             InfoCommand.self,
             SpectrogramCommand.self,
             BenchAudioCommand.self,
+            DemoCorpusCommand.self,
             PrepareCommand.self,
             TrainCommand.self,
             EvaluateCommand.self,
