@@ -39,6 +39,11 @@ public final class LogMelSpectrogram: Sendable {
 
     /// As `melPower(_:)`, converted to dB with `config.ref`, `amin` and `topDB`.
     public func logMel(_ samples: [Float]) throws(FeatureError) -> Spectrogram {
+        try samples.withUnsafeBufferPointer { (x) throws(FeatureError) -> Spectrogram in try logMel(x) }
+    }
+
+    /// `logMel` over a buffer, for callers that hold samples in their own memory.
+    public func logMel(_ samples: UnsafeBufferPointer<Float>) throws(FeatureError) -> Spectrogram {
         var spec = try melPower(samples)
         spec.values.withUnsafeMutableBufferPointer {
             powerToDBInPlace($0, ref: config.ref, amin: config.amin, topDB: config.topDB)
@@ -86,13 +91,20 @@ public final class LogMelSpectrogram: Sendable {
     }
 
     static func checkSignal(_ x: UnsafeBufferPointer<Float>) throws(FeatureError) {
-        guard !x.isEmpty else { throw .emptySignal }
-        // Branch-free and vectorised: v * 0 is 0 for every finite v and NaN for NaN or ±Inf,
-        // so the sum is non-finite exactly when some sample is; only then do we look for it.
-        var sum: Float = 0
-        for v in x { sum += v * 0 }
-        if !sum.isFinite, let i = x.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFiniteSample(index: i)
+        guard let base = x.baseAddress, !x.isEmpty else { throw .emptySignal }
+        // v * 0 is 0 for every finite v and NaN for NaN or ±Inf, so the sum is non-finite
+        // exactly when some sample is; only then do we look for it. Eight lanes keep it fast.
+        var lanes = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= x.count {
+            lanes += raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * 0
+            i += 8
+        }
+        var sum = lanes.sum()
+        while i < x.count { sum += x[i] * 0; i += 1 }
+        if !sum.isFinite, let bad = x.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFiniteSample(index: bad)
         }
     }
 }

@@ -88,6 +88,19 @@ final class AugmentationTests: XCTestCase {
         XCTAssertThrowsError(try SpecAugment(timeMasks: -1).apply(to: &c, using: &r3))
     }
 
+    func testSpecAugmentCodesWithSnakeCaseKeys() throws {
+        let aug = SpecAugment(frequencyMasks: 1, maxFrequencyWidth: 8, timeMasks: 3, maxTimeWidth: 30, maskValue: .constant(-80))
+        let data = try JSONEncoder().encode(aug)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(object["freq_masks"] as? Int, 1)
+        XCTAssertEqual(object["max_time_width"] as? Int, 30)
+        XCTAssertEqual(object["mask_value"] as? Double, -80)
+        XCTAssertEqual(try JSONDecoder().decode(SpecAugment.self, from: data), aug)
+        let mean = try JSONDecoder().decode(SpecAugment.self, from: Data(
+            #"{"freq_masks":2,"max_freq_width":15,"time_masks":2,"max_time_width":20,"mask_value":"mean"}"#.utf8))
+        XCTAssertEqual(mean, SpecAugment())
+    }
+
     // MARK: Mixup
 
     func testMixupLambdaDistribution() throws {

@@ -59,6 +59,15 @@ extension LogMelTimingTests {
         }
         time("power_to_db \(128 * frames)") { _ = powerToDB(out) }
         let audio = [Float](repeating: 0.1, count: 60 * 22050)
+        let reader = FrameReader(nFFT: 2048, hop: 512, center: true, padMode: .constant)
+        let window = Window.analysis(nFFT: 2048, winLength: 2048)
+        time("fill x\(frames)") {
+            audio.withUnsafeBufferPointer { x in
+                window.withUnsafeBufferPointer { w in
+                    for t in 0..<frames { reader.fill(frame: t, from: x, window: w.baseAddress!, into: input.pointer) }
+                }
+            }
+        }
         time("checkSignal 60 s") { audio.withUnsafeBufferPointer { try? LogMelSpectrogram.checkSignal($0) } }
     }
 }
