@@ -160,11 +160,6 @@ public struct TrackRepository: Sendable {
         try connection.query("UPDATE tracks SET status = 'gone' WHERE id = ANY($1::bigint[]) AND status <> 'gone'", [ids])
     }
 
-    static func touch(ids: [Int64], on connection: PostgresConnection) throws {
-        guard !ids.isEmpty else { return }
-        try connection.query("UPDATE tracks SET last_seen_at = now() WHERE id = ANY($1::bigint[])", [ids])
-    }
-
     static func updateMetadata(trackID: Int64, _ metadata: TrackMetadata, on connection: PostgresConnection) throws {
         try connection.query("""
             UPDATE tracks SET format = coalesce($2, format), duration_seconds = $3::real, title = $4, artist = $5,
