@@ -24,6 +24,11 @@ final class EmbeddedPostgresTests: XCTestCase {
         XCTAssertEqual(try first.pool.withConnection { try $0.query("SHOW listen_addresses").string(0, 0) }, "")
         XCTAssertEqual(try first.users.add(name: "someone").user.name, "someone")
 
+        // The server restarts under an open pool: the pool reconnects and carries on.
+        try cluster.stop()
+        try cluster.start()
+        XCTAssertEqual(try first.users.list().map(\.name), ["someone"])
+
         // A second process finds it running and reuses it. The first one ending leaves it
         // running for the second; the last one out stops it, though it did not start it.
         let second = try Database.open(applicationName: "timbre:second", environment: environment)

@@ -16,8 +16,11 @@ public final class PostgresConnection {
     ///   - applicationName: shown in `pg_stat_activity`; "timbre:<pid>" by default, which the
     ///     embedded cluster uses to tell which sessions belong to which process.
     public init(url: String, database: String? = nil, applicationName: String = PostgresConnection.defaultApplicationName) throws {
-        var keywords = ["dbname", "application_name", "client_encoding"]
-        var values = [url, applicationName, "UTF8"]
+        // Defaults first so that the URL's own settings (expanded at "dbname") override them:
+        // give up connecting after 10 s, and notice a dead TCP peer within about a minute.
+        var keywords = ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "dbname", "application_name", "client_encoding"]
+        var values = ["10", "30", "10", "3", url, applicationName, "UTF8"]
         if let database { keywords.append("dbname"); values.append(database) }
         // expand_dbname = 1: the first dbname is a whole connection string; a later one is a plain name.
         let connection = withCStrings(keywords) { keywordPointers in
