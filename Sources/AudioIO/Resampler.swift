@@ -62,6 +62,9 @@ public struct Resampler: Sendable {
         self.bank = bank
     }
 
+    /// Floats in the tabulated filter bank (memory is 4 bytes each).
+    public var filterBankSize: Int { bank?.table.count ?? 0 }
+
     /// Output length for `inputCount` samples: ⌈inputCount·to/from⌉.
     public func outputCount(for inputCount: Int) -> Int {
         guard let bank else { return inputCount }

@@ -125,4 +125,19 @@ final class DecoderRoundTripTests: XCTestCase {
         try AudioWriter.write(TestAudio.chord(sampleRate: 44100, seconds: 0.5), sampleRate: 44100, to: mp3, format: .mp3)
         XCTAssertEqual(try AudioDecoder.decode(path: mp3).sourceFormat, .mp3)
     }
+
+    func testDecodeThroughput() throws {
+        let seconds = 30.0
+        let signal = TestAudio.chord(sampleRate: 44100, seconds: seconds)
+        let stereo = zip(signal, signal.reversed()).flatMap { [$0, $1] }
+        for format in [AudioFileFormat.mp3, .flac, .wav, .ogg] {
+            let path = path("long.\(format.rawValue)")
+            try AudioWriter.write(stereo, sampleRate: 44100, channels: 2, to: path)
+            let start = Date()
+            let decoded = try AudioDecoder.decode(path: path)
+            let elapsed = Date().timeIntervalSince(start)
+            print("decode \(format) 44.1 kHz stereo → 22.05 kHz mono: \(Int(seconds)) s of audio in \(String(format: "%.1f", elapsed * 1000)) ms")
+            XCTAssertEqual(decoded.samples.count, Int(seconds * 22050))
+        }
+    }
 }
