@@ -116,7 +116,7 @@ public enum AudioDecoder {
         mono.withUnsafeMutableBufferPointer { values in
             for i in values.indices where !values[i].isFinite { values[i] = 0 }
         }
-        if mono.isEmpty && startFrame == 0 {
+        if mono.isEmpty && startFrame == 0 && (wantedFrames ?? 1) > 0 {
             throw .corrupt(path: name, reason: "no audio frames could be decoded")
         }
         if reachedEnd, startFrame == 0, trustsDeclaredLength, let declared = reader.declaredFrames,

@@ -140,4 +140,31 @@ final class DecoderRoundTripTests: XCTestCase {
             XCTAssertEqual(decoded.samples.count, Int(seconds * 22050))
         }
     }
+
+    func testConcurrentDecodesMatchSerialOnes() throws {
+        var inputs: [String] = []
+        for (i, format) in [AudioFileFormat.wav, .flac, .mp3, .ogg, .opus, .aiff].enumerated() {
+            let path = path("concurrent\(i).\(format.rawValue)")
+            try AudioWriter.write(TestAudio.chord(sampleRate: 48000, seconds: 0.5), sampleRate: 48000, to: path)
+            inputs.append(path)
+        }
+        let serial = try inputs.map { try AudioDecoder.decode(path: $0).samples }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var mismatches = 0
+        }
+        let results = Results()
+        let paths = inputs
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            let same = (try? AudioDecoder.decode(path: paths[i % paths.count]).samples) == serial[i % paths.count]
+            results.lock.lock(); if !same { results.mismatches += 1 }; results.lock.unlock()
+        }
+        XCTAssertEqual(results.mismatches, 0)
+    }
+
+    func testZeroDurationGivesNoSamples() throws {
+        let path = path("short.wav")
+        try AudioWriter.write(TestAudio.sine(frequency: 440, sampleRate: 8000, seconds: 0.5), sampleRate: 8000, to: path)
+        XCTAssertEqual(try AudioDecoder.decode(path: path, options: DecodeOptions(duration: 0)).samples, [])
+    }
 }
