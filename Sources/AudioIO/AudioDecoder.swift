@@ -50,10 +50,10 @@ public enum AudioDecoder {
         let reader = try openReader(source, format: format)
         let rate = Double(reader.sampleRate)
         let sourceChannels = reader.channels
-        let mono = try readMono(reader, name: source.name, format: format,
-                                startFrame: Int64((options.offset * rate).rounded()),
-                                wantedFrames: options.duration.map { Int64(($0 * rate).rounded()) },
-                                capFrames: Int64((options.maxDuration * rate).rounded(.down)),
+        let mono = try readMono(reader, name: source.name,
+                                startFrame: frames(options.offset, rate),
+                                wantedFrames: options.duration.map { frames($0, rate) },
+                                capFrames: frames(options.maxDuration, rate),
                                 maxDuration: options.maxDuration,
                                 trustsDeclaredLength: format != .mp3 || TruncationCheck.mp3HasExactLength(source))
         var samples = mono
@@ -68,7 +68,7 @@ public enum AudioDecoder {
 
     /// Reads frames [startFrame, startFrame + wantedFrames) and averages the channels.
     /// Never allocates from header sizes: the output grows as frames arrive, up to `capFrames`.
-    private static func readMono(_ reader: any PCMStreamReader, name: String, format: AudioFileFormat,
+    private static func readMono(_ reader: any PCMStreamReader, name: String,
                                  startFrame: Int64, wantedFrames: Int64?, capFrames: Int64,
                                  maxDuration: Double, trustsDeclaredLength: Bool) throws(AudioError) -> [Float] {
         if let declared = reader.declaredFrames, startFrame >= declared { return [] }
@@ -124,6 +124,12 @@ public enum AudioDecoder {
             throw .corrupt(path: name, reason: "truncated: the header declares \(declared) frames but only \(mono.count) could be decoded")
         }
         return mono
+    }
+
+    /// Seconds to a frame count, saturating far beyond any real file instead of trapping.
+    private static func frames(_ seconds: Double, _ rate: Double) -> Int64 {
+        let value = (seconds * rate).rounded()
+        return value < 1e15 ? Int64(value) : 1_000_000_000_000_000
     }
 
     private static func tooLong(_ name: String, _ maxDuration: Double) -> AudioError {

@@ -129,6 +129,9 @@ final class BadInputTests: XCTestCase {
                 guard case AudioError.invalidParameters = error else { return XCTFail("\(error)") }
             }
         }
+        // Huge but finite values saturate instead of overflowing a frame count.
+        XCTAssertEqual(try AudioDecoder.decode(bytes: bytes, options: DecodeOptions(offset: 1e30)).samples, [])
+        XCTAssertEqual(try AudioDecoder.decode(bytes: bytes, options: DecodeOptions(targetSampleRate: nil, duration: 1e30, maxDuration: 1e300)).samples.count, 2000)
     }
 
     func testCorruptPayloadsNeverCrash() throws {
