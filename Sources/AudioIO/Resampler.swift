@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// Band-limited sample-rate conversion with a Kaiser-windowed sinc (Smith, "Digital Audio
 /// Resampling", ccrma.stanford.edu/~jos/resample; Kaiser & Schafer 1980), polyphase for
@@ -84,7 +80,14 @@ public struct Resampler: Sendable {
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             padded.withUnsafeBufferPointer { x in
                 bank.table.withUnsafeBufferPointer { h in
-                    bank.run(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!, count: count)
+                    let buffers = Buffers(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!)
+                    // Long signals (over ~6 s at 22 kHz) split into contiguous output blocks
+                    // across cores; each block is independent since the input is read-only.
+                    let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / (1 << 17)))
+                    DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                        let first = count * block / blocks, last = count * (block + 1) / blocks
+                        bank.run(buffers, outputs: first..<last)
+                    }
                 }
             }
             initialized = count
@@ -138,11 +141,13 @@ final class FilterBank: Sendable {
         self.table = table
     }
 
-    func run(x: UnsafePointer<Float>, h: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
+    /// Computes `out[n]` for n in `outputs`; input position of output n is n·down/up.
+    func run(_ buffers: Buffers, outputs: Range<Int>) {
+        let x = buffers.x, h = buffers.h, out = buffers.out
         let stepWhole = down / up, stepPhase = down % up
-        var i = 0, p = 0
+        var i = outputs.lowerBound * down / up, p = outputs.lowerBound * down % up
         if exact {
-            for n in 0..<count {
+            for n in outputs {
                 out[n] = dot(h + p * stride, x + i, stride)
                 p += stepPhase
                 if p >= up { p -= up; i += 1 }
@@ -150,7 +155,7 @@ final class FilterBank: Sendable {
             }
         } else {
             let scale = Double(Resampler.maxExactPhases) / Double(up)
-            for n in 0..<count {
+            for n in outputs {
                 let position = Double(p) * scale
                 let row = Int(position)
                 let a = Float(position - Double(row))
@@ -163,6 +168,14 @@ final class FilterBank: Sendable {
             }
         }
     }
+}
+
+/// The resampler's working memory, shared read-only (x, h) or by disjoint ranges (out)
+/// between the threads of one `process` call.
+struct Buffers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let h: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
 }
 
 /// Σ a[j]·b[j] for `count` a multiple of 16, in two 8-wide accumulators.
