@@ -14,7 +14,8 @@ import Foundation
 /// Default quality `.high`: flat to 0.85 of the lower Nyquist (≤ 3·10⁻⁵ ripple), 90 dB of
 /// stop band from the lower Nyquist on (no aliasing into the pass band). For 44.1/48 kHz →
 /// 22.05 kHz a sine from 20 Hz to 9.3 kHz comes out ≥ 80 dB above the error against the
-/// analytic sine (tests: `ResamplerTests`). Output length is ⌈n·to/from⌉; the signal is
+/// analytic sine (measured: 113 dB at 100 Hz, 107 dB at 1 kHz, 102 dB at 5 kHz, 93 dB at
+/// 9 kHz; tests: `ResamplerTests`). Output length is ⌈n·to/from⌉; the signal is
 /// taken as zero outside its ends, and the filter has no delay.
 public struct Resampler: Sendable {
     public struct Quality: Sendable, Equatable {
