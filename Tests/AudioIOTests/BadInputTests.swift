@@ -10,7 +10,7 @@ final class BadInputTests: XCTestCase {
 
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let url = directory.appendingPathComponent(name)
-        FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
         return url.path
     }
 

@@ -40,7 +40,7 @@ final class DecoderFuzzTests: XCTestCase {
                                         offset: iteration % 5 == 0 ? 0.2 : 0, maxDuration: 120)
             let name = "mutant-\(iteration).\(format.rawValue)"
             let path = directory.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: Data(mutant))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(mutant))
             for fromMemory in [false, true] {
                 let outcome = Self.decodeWithinBound(fromMemory ? .bytes(mutant, name) : .path(path), options: options)
                 switch outcome {
