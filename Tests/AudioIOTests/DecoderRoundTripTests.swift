@@ -136,7 +136,11 @@ final class DecoderRoundTripTests: XCTestCase {
             let start = Date()
             let decoded = try AudioDecoder.decode(path: path)
             let elapsed = Date().timeIntervalSince(start)
-            print("decode \(format) 44.1 kHz stereo → 22.05 kHz mono: \(Int(seconds)) s of audio in \(String(format: "%.1f", elapsed * 1000)) ms")
+            let nativeStart = Date()
+            let native = try AudioDecoder.decode(path: path, options: DecodeOptions(targetSampleRate: nil))
+            let nativeElapsed = Date().timeIntervalSince(nativeStart)
+            print("decode \(format) 44.1 kHz stereo, \(Int(seconds)) s of audio: \(String(format: "%.1f", elapsed * 1000)) ms to 22.05 kHz mono, \(String(format: "%.1f", nativeElapsed * 1000)) ms to 44.1 kHz mono")
+            XCTAssertEqual(native.samples.count, Int(seconds * 44100))
             XCTAssertEqual(decoded.samples.count, Int(seconds * 22050))
         }
     }
