@@ -1,3 +1,4 @@
+import AudioIO
 import Foundation
 
 /// Waveform augmentations of the seed's `AudioAugmentation`: time stretch, pitch shift and
@@ -27,6 +28,48 @@ public struct AudioAugmentation: Sendable, Equatable {
         let stft = try ComplexSTFT.forward(y, nFFT: nFFT, hop: hopLength)
         let stretched = PhaseVocoder.stretch(stft, rate: rate, hop: hopLength)
         return try stretched.inverse(hop: hopLength, length: length)
+    }
+
+    /// Shifts the pitch by `semitones` (fractional allowed) keeping the duration, as
+    /// `librosa.effects.pitch_shift(y, sr, n_steps, bins_per_octave)`: time stretch by
+    /// `rate = 2^(-n_steps / bins_per_octave)`, then resample from `sr / rate` to `sr`, then
+    /// trim or zero-pad to `len(y)`.
+    ///
+    /// Resampling uses AudioIO's `Resampler` (Kaiser-windowed sinc) instead of librosa's
+    /// soxr_hq, with the source rate `sr / rate` rounded to 0.01 Hz, so the output matches
+    /// librosa's closely in the pass band but not to float precision: the two filters treat
+    /// the band near Nyquist differently (see `PitchShiftTests`).
+    public func pitchShift(_ y: [Float], semitones: Double, binsPerOctave: Int = 12) throws(FeatureError) -> [Float] {
+        guard semitones.isFinite, abs(semitones) <= 48 else {
+            throw .invalidParameter(name: "semitones", reason: "must be finite and within ±48, got \(semitones)")
+        }
+        guard binsPerOctave > 0 else {
+            throw .invalidParameter(name: "binsPerOctave", reason: "must be positive, got \(binsPerOctave)")
+        }
+        if semitones == 0 {
+            try y.withUnsafeBufferPointer { (b) throws(FeatureError) in try LogMelSpectrogram.checkSignal(b) }
+            return y
+        }
+        let rate = pow(2.0, -semitones / Double(binsPerOctave))
+        let stretched = try timeStretch(y, rate: rate)
+        // Resampler takes whole-number rates: express both in centihertz (ratio error < 1e-7,
+        // 0.02 cent), reduced by their common divisor inside Resampler.
+        let scale = 100
+        let sourceRate = Int((Double(sampleRate * scale) / rate).rounded())
+        let resampler: Resampler
+        do {
+            resampler = try Resampler(from: sourceRate, to: sampleRate * scale)
+        } catch {
+            throw .resamplingFailed(error.description)
+        }
+        var shifted = resampler.process(stretched)
+        // librosa.util.fix_length: trim, or pad with zeros at the end.
+        if shifted.count > y.count {
+            shifted.removeLast(shifted.count - y.count)
+        } else if shifted.count < y.count {
+            shifted += [Float](repeating: 0, count: y.count - shifted.count)
+        }
+        return shifted
     }
 
     /// Adds white Gaussian noise scaled so that `10 log10(P_signal / P_noise) = snrDB`

@@ -57,7 +57,9 @@ public enum Chunker {
             throw .shapeMismatch("spectrogram has \(spectrogram.values.count) values, not \(nMels)x\(total)")
         }
         let starts = chunkStarts(totalFrames: total, config: config)
-        var values = [Float](repeating: spectrogram.values.min() ?? 0, count: starts.count * nMels * length)
+        // Only a track shorter than one chunk needs padding; its pad value is the minimum.
+        let padValue = total < length ? (spectrogram.values.min() ?? 0) : 0
+        var values = [Float](repeating: padValue, count: starts.count * nMels * length)
         spectrogram.values.withUnsafeBufferPointer { src in
             values.withUnsafeMutableBufferPointer { dst in
                 for (c, start) in starts.enumerated() {

@@ -8,7 +8,8 @@ import Foundation
 /// each call allocates only its output and two FFT scratch buffers (none per frame).
 ///
 /// Pipeline per frame: window (periodic Hann, centred with zero or reflect padding) →
-/// real FFT (FFTW r2c, float32) → |X|^power → mel filterbank (sparse) → column of the output.
+/// real FFT (FFTW r2c, float32) → |X|^power → mel filterbank (sparse, eight frames per pass)
+/// → columns of the output.
 public final class LogMelSpectrogram: Sendable {
     public let config: SpectrogramConfig
     public let filterbank: MelFilterbank
@@ -38,6 +39,11 @@ public final class LogMelSpectrogram: Sendable {
 
     /// As `melPower(_:)`, converted to dB with `config.ref`, `amin` and `topDB`.
     public func logMel(_ samples: [Float]) throws(FeatureError) -> Spectrogram {
+        try samples.withUnsafeBufferPointer { (x) throws(FeatureError) -> Spectrogram in try logMel(x) }
+    }
+
+    /// `logMel` over a buffer, for callers that hold samples in their own memory.
+    public func logMel(_ samples: UnsafeBufferPointer<Float>) throws(FeatureError) -> Spectrogram {
         var spec = try melPower(samples)
         spec.values.withUnsafeMutableBufferPointer {
             powerToDBInPlace($0, ref: config.ref, amin: config.amin, topDB: config.topDB)
@@ -53,25 +59,30 @@ public final class LogMelSpectrogram: Sendable {
         let nMels = config.nMels, nBins = config.nBins
         let frameBuffer = FFTWBuffer(count: config.nFFT)
         let spectrum = FFTWBuffer(count: 2 * nBins)
+        // Power spectra of up to 8 frames, bin-major (`tile[8k + lane]`), for `apply8`.
+        let tile = FFTWBuffer(count: 8 * nBins)
         let power = config.power
         let values = [Float](unsafeUninitializedCapacity: nMels * frames) { out, initialized in
             window.withUnsafeBufferPointer { w in
-                let s = spectrum.pointer
-                for t in 0..<frames {
-                    reader.fill(frame: t, from: x, window: w.baseAddress!, into: frameBuffer.pointer)
-                    fft.forward(frameBuffer, spectrum)
-                    // |X_k|^power written in place over the interleaved spectrum: bin k reads
-                    // floats 2k, 2k+1 and writes float k (k ≤ 2k, so nothing unread is lost).
-                    if power == 2 {
-                        for k in 0..<nBins { s[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }
-                    } else if power == 1 {
-                        for k in 0..<nBins { s[k] = (s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot() }
-                    } else {
-                        for k in 0..<nBins {
-                            s[k] = pow((s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot(), power)
+                let s = spectrum.pointer, p = tile.pointer
+                for t0 in stride(from: 0, to: frames, by: 8) {
+                    let lanes = min(8, frames - t0)
+                    for lane in 0..<lanes {
+                        reader.fill(frame: t0 + lane, from: x, window: w.baseAddress!, into: frameBuffer.pointer)
+                        fft.forward(frameBuffer, spectrum)
+                        if power == 2 {
+                            for k in 0..<nBins { p[8 * k + lane] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }
+                        } else if power == 1 {
+                            for k in 0..<nBins {
+                                p[8 * k + lane] = (s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot()
+                            }
+                        } else {
+                            for k in 0..<nBins {
+                                p[8 * k + lane] = pow((s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1]).squareRoot(), power)
+                            }
                         }
                     }
-                    filterbank.apply(s, to: out.baseAddress! + t, melStride: frames)
+                    filterbank.apply8(UnsafeRawPointer(p), to: out.baseAddress! + t0, melStride: frames, lanes: lanes)
                 }
             }
             initialized = nMels * frames
@@ -80,13 +91,20 @@ public final class LogMelSpectrogram: Sendable {
     }
 
     static func checkSignal(_ x: UnsafeBufferPointer<Float>) throws(FeatureError) {
-        guard !x.isEmpty else { throw .emptySignal }
-        // Branch-free and vectorised: v * 0 is 0 for every finite v and NaN for NaN or ±Inf,
-        // so the sum is non-finite exactly when some sample is; only then do we look for it.
-        var sum: Float = 0
-        for v in x { sum += v * 0 }
-        if !sum.isFinite, let i = x.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFiniteSample(index: i)
+        guard let base = x.baseAddress, !x.isEmpty else { throw .emptySignal }
+        // v * 0 is 0 for every finite v and NaN for NaN or ±Inf, so the sum is non-finite
+        // exactly when some sample is; only then do we look for it. Eight lanes keep it fast.
+        var lanes = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= x.count {
+            lanes += raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * 0
+            i += 8
+        }
+        var sum = lanes.sum()
+        while i < x.count { sum += x[i] * 0; i += 1 }
+        if !sum.isFinite, let bad = x.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFiniteSample(index: bad)
         }
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// unless `htk` (`2595 log10(1 + f/700)`).
 ///
 /// Stored sparsely: each band keeps only its non-zero bin range, so applying it costs about
-/// two multiply-adds per rfft bin instead of `n_mels`.
+/// two multiply-adds per rfft bin instead of `n_mels`, and eight frames go through at once.
 public struct MelFilterbank: Sendable, Equatable {
     public let nMels: Int
     /// Number of rfft bins, `1 + n_fft / 2`.
@@ -78,18 +78,29 @@ public struct MelFilterbank: Sendable, Equatable {
         return out
     }
 
-    /// `mel[m * melStride] = Σ_k W[m,k] · spectrum[k]` for one frame.
+    /// Eight frames at once: `tile` holds their spectra bin-major (`tile[8k + lane]`), and
+    /// `mel[m * melStride + lane] = Σ_k W[m,k] · tile[8k + lane]` for lane in 0..<lanes.
+    /// One SIMD lane per frame keeps each frame's summation order that of a scalar loop and
+    /// writes eight consecutive output frames of each band at once.
     @inline(__always)
-    func apply(_ spectrum: UnsafePointer<Float>, to mel: UnsafeMutablePointer<Float>, melStride: Int) {
+    func apply8(_ tile: UnsafeRawPointer, to mel: UnsafeMutablePointer<Float>, melStride: Int, lanes: Int) {
         weights.withUnsafeBufferPointer { w in
             offsets.withUnsafeBufferPointer { off in
                 bandStart.withUnsafeBufferPointer { start in
                     for m in 0..<nMels {
-                        let s = spectrum + start[m]
                         let ws = w.baseAddress! + off[m]
-                        var acc: Float = 0
-                        for j in 0..<(off[m + 1] - off[m]) { acc += ws[j] * s[j] }
-                        mel[m * melStride] = acc
+                        var acc = SIMD8<Float>()
+                        var p = tile + 32 * start[m]
+                        for j in 0..<(off[m + 1] - off[m]) {
+                            acc += ws[j] * p.loadUnaligned(as: SIMD8<Float>.self)
+                            p += 32
+                        }
+                        let out = mel + m * melStride
+                        if lanes == 8 {
+                            UnsafeMutableRawPointer(out).storeBytes(of: acc, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<lanes { out[lane] = acc[lane] }
+                        }
                     }
                 }
             }

@@ -8,9 +8,29 @@
 /// spectrogram *before* masking (for a dB spectrogram a neutral level, unlike 0 dB which
 /// is the loudest possible value); `.constant(v)` uses `v`.
 public struct SpecAugment: Codable, Sendable, Equatable {
+    /// Coded as the string `"mean"` or a number.
     public enum MaskValue: Codable, Sendable, Equatable {
         case mean
         case constant(Float)
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let v = try? c.decode(Float.self) {
+                self = .constant(v)
+            } else if try c.decode(String.self) == "mean" {
+                self = .mean
+            } else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "mask_value must be \"mean\" or a number")
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .mean: try c.encode("mean")
+            case .constant(let v): try c.encode(v)
+            }
+        }
     }
 
     public enum Axis: String, Codable, Sendable, Equatable {
@@ -30,6 +50,11 @@ public struct SpecAugment: Codable, Sendable, Equatable {
     public var timeMasks: Int
     public var maxTimeWidth: Int
     public var maskValue: MaskValue
+
+    enum CodingKeys: String, CodingKey {
+        case frequencyMasks = "freq_masks", maxFrequencyWidth = "max_freq_width"
+        case timeMasks = "time_masks", maxTimeWidth = "max_time_width", maskValue = "mask_value"
+    }
 
     /// Defaults: two masks on each axis (as the seed), up to 15 mel bands and 20 frames
     /// (≈ 0.46 s at hop 512, 22050 Hz) each.

@@ -93,6 +93,12 @@ def main():
             save(f"mel_{name}", S, **params)
         save(f"db_{name}", D, **params)
 
+    # Signals shorter than n_fft / 2: padding longer than the signal (reflect repeats).
+    for name, n, pad in (("short_reflect", 1000, "reflect"), ("short_constant", 700, "constant")):
+        S = librosa.feature.melspectrogram(y=y[:n], sr=SR, pad_mode=pad)
+        save(f"mel_{name}", S, samples=n, mel={"pad_mode": pad})
+        save(f"db_{name}", librosa.power_to_db(S), samples=n, mel={"pad_mode": pad})
+
     save("filters_default", librosa.filters.mel(sr=SR, n_fft=2048),
          params={"sr": SR, "n_fft": 2048})
     save("filters_htk_nonorm_small",
