@@ -44,8 +44,11 @@ public final class MaxPool2d: Layer {
                         for ih in h0..<h1 {
                             let row = ih * W
                             for iw in w0..<w1 {
+                                // Selects instead of branches: random data defeats prediction.
                                 let v = x[row + iw]
-                                if v > best || v.isNaN { best = v; bestIndex = row + iw }
+                                let wins = v > best || v != v
+                                best = wins ? v : best
+                                bestIndex = wins ? row + iw : bestIndex
                             }
                         }
                         y[oh * outW + ow] = best

@@ -27,8 +27,8 @@ public final class ReLU: Layer {
         let dinp = inputGradient.reserve(n)
         let outBox = SendablePointer(output.pointer), dBox = SendablePointer(dout), dinBox = SendablePointer(dinp)
         Parallel.forEachChunk(n, grain: 65536) { range in
-            let y = outBox.pointer, dy = dBox.pointer, dx = dinBox.pointer
-            for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
+            let start = range.lowerBound
+            VectorMath.reluBackward(dinBox.pointer + start, outBox.pointer + start, dBox.pointer + start, range.count)
         }
         return dinp
     }
