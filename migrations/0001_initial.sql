@@ -38,6 +38,8 @@ CREATE TABLE tracks (
     status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'tagged', 'failed', 'gone')),
     last_error    text,
     first_seen_at timestamptz NOT NULL DEFAULT now(),
+    -- Last scan that found the file new, changed, moved or back. Unchanged files are not
+    -- rewritten by a scan: a track not gone was present at libraries.last_scanned_at.
     last_seen_at  timestamptz NOT NULL DEFAULT now(),
     UNIQUE (library_id, path)
 );

@@ -27,8 +27,15 @@ public enum AudioDecoder {
         if let format = AudioFileFormat.detect(in: source) { return format }
         // Raw MPEG streams may start with junk before the first frame; mpg123 resyncs.
         if AudioFileFormat(path: source.name) == .mp3 { return .mp3 }
-        let head = source.peek(at: 0, count: 8).map { String(format: "%02x", $0) }.joined(separator: " ")
-        throw .unsupportedFormat(path: source.name, reason: "the content matches none of them (it starts with \(head))")
+        let head = source.peek(at: 0, count: 12)
+        if head.count < 12, ["RIFF", "RF64", "FORM", "fLaC", "OggS", "ID3"].contains(where: { magic in
+            let prefix = Array(magic.utf8.prefix(head.count))
+            return Array(head.prefix(prefix.count)) == prefix
+        }) {
+            throw .corrupt(path: source.name, reason: "only \(head.count) bytes: cut off inside the header")
+        }
+        let shown = head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        throw .unsupportedFormat(path: source.name, reason: "the content matches none of them (it starts with \(shown))")
     }
 
     static func openReader(_ source: ByteSource, format: AudioFileFormat, scanLength: Bool = false) throws(AudioError) -> any PCMStreamReader {
@@ -37,14 +44,18 @@ public enum AudioDecoder {
 
     static func decode(source: ByteSource, options: DecodeOptions) throws(AudioError) -> DecodedAudio {
         let format = try format(of: source)
+        if let shortfall = TruncationCheck.pcmContainerShortfall(in: source, format: format) {
+            throw .corrupt(path: source.name, reason: shortfall)
+        }
         let reader = try openReader(source, format: format)
         let rate = Double(reader.sampleRate)
         let sourceChannels = reader.channels
-        let mono = try readMono(reader, name: source.name, format: format,
-                                startFrame: Int64((options.offset * rate).rounded()),
-                                wantedFrames: options.duration.map { Int64(($0 * rate).rounded()) },
-                                capFrames: Int64((options.maxDuration * rate).rounded(.down)),
-                                maxDuration: options.maxDuration)
+        let mono = try readMono(reader, name: source.name,
+                                startFrame: frames(options.offset, rate),
+                                wantedFrames: options.duration.map { frames($0, rate) },
+                                capFrames: frames(options.maxDuration, rate),
+                                maxDuration: options.maxDuration,
+                                trustsDeclaredLength: format != .mp3 || TruncationCheck.mp3HasExactLength(source))
         var samples = mono
         var outputRate = reader.sampleRate
         if let target = options.targetSampleRate, target != reader.sampleRate {
@@ -57,9 +68,9 @@ public enum AudioDecoder {
 
     /// Reads frames [startFrame, startFrame + wantedFrames) and averages the channels.
     /// Never allocates from header sizes: the output grows as frames arrive, up to `capFrames`.
-    private static func readMono(_ reader: any PCMStreamReader, name: String, format: AudioFileFormat,
+    private static func readMono(_ reader: any PCMStreamReader, name: String,
                                  startFrame: Int64, wantedFrames: Int64?, capFrames: Int64,
-                                 maxDuration: Double) throws(AudioError) -> [Float] {
+                                 maxDuration: Double, trustsDeclaredLength: Bool) throws(AudioError) -> [Float] {
         if let declared = reader.declaredFrames, startFrame >= declared { return [] }
         let chunkFrames = 4096
         var scratch = [Float](repeating: 0, count: chunkFrames * max(reader.channels, 2))
@@ -101,14 +112,24 @@ public enum AudioDecoder {
             }
             if more > 0 { throw tooLong(name, maxDuration) }
         }
-        if mono.isEmpty && startFrame == 0 {
+        // Damaged float data must not carry NaN or infinity into the features.
+        mono.withUnsafeMutableBufferPointer { values in
+            for i in values.indices where !values[i].isFinite { values[i] = 0 }
+        }
+        if mono.isEmpty && startFrame == 0 && (wantedFrames ?? 1) > 0 {
             throw .corrupt(path: name, reason: "no audio frames could be decoded")
         }
-        if reachedEnd, startFrame == 0, format != .mp3, let declared = reader.declaredFrames,
+        if reachedEnd, startFrame == 0, trustsDeclaredLength, let declared = reader.declaredFrames,
            Int64(mono.count) < declared - max(declared / 100, Int64(reader.sampleRate) / 10) {
             throw .corrupt(path: name, reason: "truncated: the header declares \(declared) frames but only \(mono.count) could be decoded")
         }
         return mono
+    }
+
+    /// Seconds to a frame count, saturating far beyond any real file instead of trapping.
+    private static func frames(_ seconds: Double, _ rate: Double) -> Int64 {
+        let value = (seconds * rate).rounded()
+        return value < 1e15 ? Int64(value) : 1_000_000_000_000_000
     }
 
     private static func tooLong(_ name: String, _ maxDuration: Double) -> AudioError {
@@ -152,7 +173,9 @@ final class ResamplerCache: @unchecked Sendable {
         defer { lock.unlock() }
         if let cached = entries[key] { return cached }
         let made = try Resampler(from: from, to: to, quality: quality)
-        if entries.count > 64 { entries.removeAll() }
+        // Odd rates from damaged headers build large one-off banks: keep only small ones.
+        guard made.filterBankSize <= 1 << 20 else { return made }
+        if entries.count >= 16 { entries.removeAll() }
         entries[key] = made
         return made
     }

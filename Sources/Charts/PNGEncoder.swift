@@ -149,11 +149,13 @@ public enum PNGEncoder {
     static func appendChunk(_ type: String, _ data: [UInt8], to png: inout [UInt8]) {
         let typeBytes = Array(type.utf8)
         png.appendBigEndian(UInt32(data.count))
-        let start = png.count
         png += typeBytes
         png += data
-        let crc = png.withUnsafeBufferPointer { buffer in
-            crc32(0, buffer.baseAddress! + start, uInt(buffer.count - start))
+        // The CRC covers type and data (PNG spec §5.3). zlib's crc32 returns 0 for a null
+        // buffer, so an empty data part (IEND) must not be passed to it.
+        var crc = typeBytes.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
+        if !data.isEmpty {
+            crc = data.withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
         }
         png.appendBigEndian(UInt32(truncatingIfNeeded: crc))
     }

@@ -97,9 +97,13 @@ final class AdamCore {
                 parameter.grad.data.withUnsafeBufferPointer { grad in
                     expAvg[index].withUnsafeMutableBufferPointer { m in
                         expAvgSq[index].withUnsafeMutableBufferPointer { v in
+                            // Decay first, in its own pass, so the moment loop has no branch.
+                            if decoupled {
+                                for i in 0..<count { p[i] *= decay }
+                            }
+                            let l2 = decoupled ? 0 : weightDecay
                             for i in 0..<count {
-                                var g = grad[i]
-                                if decoupled { p[i] *= decay } else if weightDecay != 0 { g += weightDecay * p[i] }
+                                let g = grad[i] + l2 * p[i]
                                 m[i] += oneMinusBeta1 * (g - m[i])
                                 v[i] = v[i] * beta2 + oneMinusBeta2 * g * g
                                 let denom = v[i].squareRoot() / biasCorrection2Sqrt + eps

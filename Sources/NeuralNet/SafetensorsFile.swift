@@ -222,6 +222,8 @@ public struct SafetensorsFile: Sendable, Equatable {
         var int64Values: [Int64]?
         values.withUnsafeMutableBufferPointer { out in
             switch entry.dtype {
+            case .float32 where isLittleEndianHost:
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: bytes)
             case .float32:
                 for i in 0..<count {
                     out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
@@ -252,3 +254,6 @@ public struct SafetensorsFile: Sendable, Equatable {
         return result
     }
 }
+
+/// safetensors data is little-endian: on such hosts F32 tensors are copied as whole blocks.
+let isLittleEndianHost = 1.littleEndian == 1

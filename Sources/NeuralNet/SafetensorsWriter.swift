@@ -54,7 +54,11 @@ extension SafetensorsFile {
         }
         switch entry.dtype {
         case .float32:
-            for value in entry.tensor.data { put(value.bitPattern) }
+            if isLittleEndianHost {
+                entry.tensor.data.withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                for value in entry.tensor.data { put(value.bitPattern) }
+            }
         case .float16:
             for value in entry.tensor.data { put(Float16Conversion.half(from: value)) }
         case .bfloat16:

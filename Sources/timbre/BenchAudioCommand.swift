@@ -41,14 +41,19 @@ struct BenchAudioRunCommand: ParsableCommand {
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-        for dump in dumps where !dump.contains("=") { throw ValidationError("--dump takes FILE=OUT, got \(dump)") }
+        for dump in dumps {
+            let parts = dump.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--dump takes FILE=OUT, got \(dump)")
+            }
+        }
     }
 
     func run() throws {
         let frontEnd = try LogMelSpectrogram(SpectrogramConfig())
         var dumped: [[String: Any]] = []
         for dump in dumps {
-            let parts = dump.split(separator: "=", maxSplits: 1).map(String.init)
+            let parts = dump.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let spectrogram = try frontEnd.logMel(AudioDecoder.decode(path: parts[0]).samples)
             let bytes = spectrogram.values.withUnsafeBytes { Data($0) }
             try bytes.write(to: URL(fileURLWithPath: parts[1]))

@@ -125,4 +125,50 @@ final class DecoderRoundTripTests: XCTestCase {
         try AudioWriter.write(TestAudio.chord(sampleRate: 44100, seconds: 0.5), sampleRate: 44100, to: mp3, format: .mp3)
         XCTAssertEqual(try AudioDecoder.decode(path: mp3).sourceFormat, .mp3)
     }
+
+    func testDecodeThroughput() throws {
+        let seconds = 30.0
+        let signal = TestAudio.chord(sampleRate: 44100, seconds: seconds)
+        let stereo = zip(signal, signal.reversed()).flatMap { [$0, $1] }
+        for format in [AudioFileFormat.mp3, .flac, .wav, .ogg] {
+            let path = path("long.\(format.rawValue)")
+            try AudioWriter.write(stereo, sampleRate: 44100, channels: 2, to: path)
+            let start = Date()
+            let decoded = try AudioDecoder.decode(path: path)
+            let elapsed = Date().timeIntervalSince(start)
+            let nativeStart = Date()
+            let native = try AudioDecoder.decode(path: path, options: DecodeOptions(targetSampleRate: nil))
+            let nativeElapsed = Date().timeIntervalSince(nativeStart)
+            print("decode \(format) 44.1 kHz stereo, \(Int(seconds)) s of audio: \(String(format: "%.1f", elapsed * 1000)) ms to 22.05 kHz mono, \(String(format: "%.1f", nativeElapsed * 1000)) ms to 44.1 kHz mono")
+            XCTAssertEqual(native.samples.count, Int(seconds * 44100))
+            XCTAssertEqual(decoded.samples.count, Int(seconds * 22050))
+        }
+    }
+
+    func testConcurrentDecodesMatchSerialOnes() throws {
+        var inputs: [String] = []
+        for (i, format) in [AudioFileFormat.wav, .flac, .mp3, .ogg, .opus, .aiff].enumerated() {
+            let path = path("concurrent\(i).\(format.rawValue)")
+            try AudioWriter.write(TestAudio.chord(sampleRate: 48000, seconds: 0.5), sampleRate: 48000, to: path)
+            inputs.append(path)
+        }
+        let serial = try inputs.map { try AudioDecoder.decode(path: $0).samples }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var mismatches = 0
+        }
+        let results = Results()
+        let paths = inputs
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            let same = (try? AudioDecoder.decode(path: paths[i % paths.count]).samples) == serial[i % paths.count]
+            results.lock.lock(); if !same { results.mismatches += 1 }; results.lock.unlock()
+        }
+        XCTAssertEqual(results.mismatches, 0)
+    }
+
+    func testZeroDurationGivesNoSamples() throws {
+        let path = path("short.wav")
+        try AudioWriter.write(TestAudio.sine(frequency: 440, sampleRate: 8000, seconds: 0.5), sampleRate: 8000, to: path)
+        XCTAssertEqual(try AudioDecoder.decode(path: path, options: DecodeOptions(duration: 0)).samples, [])
+    }
 }

@@ -5,10 +5,10 @@ import XCTest
 /// not another resampler).
 final class ResamplerTests: XCTestCase {
     func assertSineSNR(from: Int, to: Int, frequencies: [Double], minimum: Double = 80,
-                       quality: Resampler.Quality = .high, file: StaticString = #filePath, line: UInt = #line) throws {
+                       quality: Resampler.Quality = .high, seconds: Double = 1, file: StaticString = #filePath, line: UInt = #line) throws {
         let resampler = try Resampler(from: from, to: to, quality: quality)
         for f in frequencies {
-            let input = TestAudio.sine(frequency: f, sampleRate: from, seconds: 1, phase: 0.3)
+            let input = TestAudio.sine(frequency: f, sampleRate: from, seconds: seconds, phase: 0.3)
             let output = resampler.process(input)
             XCTAssertEqual(output.count, (input.count * to + from - 1) / from, file: file, line: line)
             let expected = TestAudio.sine(frequency: f, sampleRate: to, seconds: Double(output.count) / Double(to), phase: 0.3)
@@ -32,6 +32,12 @@ final class ResamplerTests: XCTestCase {
         try assertSineSNR(from: 16000, to: 22050, frequencies: [100, 1000, 5000])
         try assertSineSNR(from: 96000, to: 22050, frequencies: [440, 7000])
         try assertSineSNR(from: 22050, to: 44100, frequencies: [1000, 9000])
+    }
+
+    func testLongSignalsSplitAcrossThreadsStayContinuous() throws {
+        // 8 s → 176400 outputs: processed in blocks on multi-core machines; the SNR over the
+        // whole signal would collapse at a misplaced block boundary.
+        try assertSineSNR(from: 48000, to: 22050, frequencies: [3000], seconds: 8)
     }
 
     func testIrrationalLookingRatioUsesInterpolatedPhasesAndStaysAccurate() throws {

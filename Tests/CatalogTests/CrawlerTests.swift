@@ -90,6 +90,7 @@ final class CrawlerTests: XCTestCase {
         XCTAssertEqual(a.size, 12)
         XCTAssertEqual(a.metadata.format, "mp3")
         XCTAssertEqual(a.status, .pending)
+        XCTAssertEqual(try tracks.location(trackID: a.id)?.absolutePath, root.appendingPathComponent("a.mp3").path)
 
         // Nothing changed: nothing hashed, nothing queued.
         let second = try crawler.scan(library: library)

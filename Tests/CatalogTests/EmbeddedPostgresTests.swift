@@ -8,10 +8,15 @@ final class EmbeddedPostgresTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/initdb")
                           || (try? EmbeddedPostgres.locateBinaries()) != nil, "PostgreSQL server binaries are not installed")
         let home = URL(fileURLWithPath: "/tmp/timbre-home-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: home) }
+        defer {
+            // Whatever failed, no server is left running on a deleted folder.
+            try? EmbeddedPostgres(home: home).stop()
+            try? FileManager.default.removeItem(at: home)
+        }
         let environment = ["TIMBRE_HOME": home.path, "TIMBRE_MIGRATIONS": TestDatabase.migrationsDirectory.path]
 
-        let first = try Database.open(environment: environment)
+        // Two Timbre processes are told apart by their sessions' application_name.
+        let first = try Database.open(applicationName: "timbre:first", environment: environment)
         let cluster = try XCTUnwrap(first.embedded)
         XCTAssertTrue(cluster.startedHere)
         XCTAssertEqual(cluster.serverUser, getuid() == 0 ? "timbre" : nil)
@@ -19,13 +24,20 @@ final class EmbeddedPostgresTests: XCTestCase {
         XCTAssertEqual(try first.pool.withConnection { try $0.query("SHOW listen_addresses").string(0, 0) }, "")
         XCTAssertEqual(try first.users.add(name: "someone").user.name, "someone")
 
-        // A second process finds it running, reuses it and leaves it running when it closes.
-        let second = try Database.open(environment: environment)
+        // The server restarts under an open pool: the pool reconnects and carries on.
+        try cluster.stop()
+        try cluster.start()
+        XCTAssertEqual(try first.users.list().map(\.name), ["someone"])
+
+        // A second process finds it running and reuses it. The first one ending leaves it
+        // running for the second; the last one out stops it, though it did not start it.
+        let second = try Database.open(applicationName: "timbre:second", environment: environment)
         XCTAssertEqual(second.embedded?.startedHere, false)
         XCTAssertEqual(try second.users.find(name: "someone")?.name, "someone")
-        second.close()
-        XCTAssertTrue(try cluster.serverIsRunning())
         first.close()
+        XCTAssertTrue(try cluster.serverIsRunning())
+        XCTAssertEqual(try second.users.list().count, 1)
+        second.close()
         XCTAssertFalse(try cluster.serverIsRunning())
 
         // A crash leaves postmaster.pid behind, naming a process that is not PostgreSQL.

@@ -77,6 +77,13 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try database.pool.withConnection(retryingOnConnectionLoss: false) { try $0.query("SELECT 7").int(0, 0) }, 7)
     }
 
+    func testPasswordsAreRedactedFromMessages() {
+        XCTAssertEqual(PostgresConnection.redact("postgresql://u:secret@db:5432/timbre"), "postgresql://u:***@db:5432/timbre")
+        XCTAssertEqual(PostgresConnection.redact("postgresql:///t?host=/s&password=secret&user=u"), "postgresql:///t?host=/s&password=***&user=u")
+        XCTAssertEqual(PostgresConnection.redact("host=db password=secret dbname=t"), "host=db password=*** dbname=t")
+        XCTAssertEqual(PostgresConnection.redact("postgresql:///t?host=/s"), "postgresql:///t?host=/s")
+    }
+
     func testPoolSharesConnectionsAcrossThreads() throws {
         let database = try TestDatabase(migrated: false, maximumConnections: 2)
         defer { database.drop() }

@@ -30,6 +30,9 @@ public typealias TrackMetadataReader = @Sendable (_ absolutePath: String) -> Tra
 /// track whose path vanished is that track moved (its row keeps its id, so tags, corrections
 /// and embedding stay). Files that vanished are marked gone, never deleted: they may come back.
 /// A file that cannot be read is left as it was (not gone). Writes go in batched transactions.
+///
+/// Unchanged tracks are not written at all (rewriting 100,000 rows per scan costs seconds and
+/// bloats the table): a track that is not gone was present at its library's `last_scanned_at`.
 public final class Crawler {
     public let pool: ConnectionPool
     public var batchSize = 1000
@@ -52,7 +55,6 @@ public final class Crawler {
         var indexByPath = [String: Int](minimumCapacity: known.count)
         for (index, file) in known.enumerated() { indexByPath[file.path] = index }
         var seen = [Bool](repeating: false, count: known.count)
-        var unchangedIDs: [Int64] = []
         var changes: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
         var retouches: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
         var newFiles: [(file: FoundFile, hash: [UInt8])] = []
@@ -65,7 +67,6 @@ public final class Crawler {
                 seen[index] = true
                 if stored.status != .gone && stored.size == file.size && stored.mtimeNanoseconds == file.mtimeNanoseconds {
                     report.unchanged += 1
-                    unchangedIDs.append(stored.id)
                     return
                 }
                 guard let hash = hashOrSkip(file, &report) else { return }
@@ -134,7 +135,6 @@ public final class Crawler {
         let goneIDs = known.indices.filter { !seen[$0] && known[$0].status != .gone }.map { known[$0].id }
         try pool.withTransaction { connection in
             try TrackRepository.markGone(ids: goneIDs, on: connection)
-            try TrackRepository.touch(ids: unchangedIDs, on: connection)
             try connection.query("UPDATE libraries SET last_scanned_at = now() WHERE id = $1", [library.id])
         }
         report.gone = goneIDs.count

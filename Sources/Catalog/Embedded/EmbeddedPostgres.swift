@@ -8,7 +8,8 @@ import Logging
 /// private to the server's user). Started as root, it runs the server as the unprivileged
 /// `timbre` system user (created with `useradd` if missing; `postgres` if that fails), since
 /// PostgreSQL refuses to run as root. `start()` reuses a cluster already running and clears
-/// a stale `postmaster.pid` left by a crash; `stop()` stops only a server it started.
+/// a stale `postmaster.pid` left by a crash; `stopIfUnused()` stops it when no other Timbre
+/// process is connected, so `timbre scan` ending does not pull the server from under `timbre serve`.
 public final class EmbeddedPostgres: @unchecked Sendable {
     public let directory: URL
     public let binDirectory: URL
@@ -64,22 +65,50 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public func start() throws {
         try prepareUser()
         if !isInitialized { try initialize() }
-        try writeSettings()
         if try serverIsRunning() {
-            logger.info("reusing the embedded PostgreSQL already running in \(directory.path)")
+            logger.debug("reusing the embedded PostgreSQL already running in \(directory.path)")
         } else {
-            try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-s", "start"], step: "start")
-            startedHere = true
-            logger.info("started the embedded PostgreSQL in \(directory.path)")
+            try writeSettings()
+            do {
+                try run("pg_ctl", ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-s", "start"], step: "start")
+                startedHere = true
+                logger.info("started the embedded PostgreSQL in \(directory.path)")
+            } catch {
+                // Another Timbre process may have started it a moment before us.
+                guard try serverIsRunning() else { throw error }
+            }
         }
         try createDatabaseIfMissing()
     }
 
-    /// Stops the server (fast shutdown: sessions are disconnected, work is saved) if this object started it.
+    /// Stops the server (fast shutdown) unless another Timbre process is still connected to it:
+    /// the last process out stops it, whichever one started it. Sessions named `ownApplicationName`
+    /// are ours (see `PostgresConnection.defaultApplicationName`).
+    public func stopIfUnused(ownApplicationName: String = PostgresConnection.defaultApplicationName) throws {
+        guard try serverIsRunning() else { return }
+        let connection = try PostgresConnection(url: url, database: "postgres", applicationName: ownApplicationName)
+        // A process that just hung up can still show for a few milliseconds: look again briefly.
+        for attempt in 1...10 {
+            let others = try connection.query("""
+                SELECT count(DISTINCT application_name) FROM pg_stat_activity
+                WHERE backend_type = 'client backend' AND application_name LIKE 'timbre:%' AND application_name <> $1
+                """, [ownApplicationName]).int(0, 0)
+            if others == 0 { break }
+            if attempt == 10 {
+                logger.info("leaving the embedded PostgreSQL running: \(others) other Timbre process(es) use it")
+                return
+            }
+            usleep(100_000)
+        }
+        try stop()
+    }
+
+    /// Stops the server now (fast shutdown: sessions are disconnected, committed work is kept).
     public func stop() throws {
-        guard startedHere else { return }
+        guard try serverIsRunning() else { return }
         try run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "-s", "stop"], step: "stop")
         startedHere = false
+        logger.info("stopped the embedded PostgreSQL in \(directory.path)")
     }
 
     /// Is a postmaster alive for our data folder? Removes a stale `postmaster.pid` (its process

@@ -11,6 +11,7 @@ public final class ConnectionPool: @unchecked Sendable {
     public let url: String
     public let database: String?
     public let maximumConnections: Int
+    public let applicationName: String
     private let logger: Logger
     private let condition = NSCondition()
     private var idle: [PostgresConnection] = []
@@ -18,8 +19,10 @@ public final class ConnectionPool: @unchecked Sendable {
     private var closed = false
 
     public init(url: String, database: String? = nil, maximumConnections: Int = 4,
+                applicationName: String = PostgresConnection.defaultApplicationName,
                 logger: Logger = Logger(label: "timbre.catalog.pool")) {
         self.url = url
+        self.applicationName = applicationName
         self.database = database
         self.maximumConnections = max(1, maximumConnections)
         self.logger = logger
@@ -77,7 +80,7 @@ public final class ConnectionPool: @unchecked Sendable {
         openCount += 1
         condition.unlock()
         do {
-            return try PostgresConnection(url: url, database: database)
+            return try PostgresConnection(url: url, database: database, applicationName: applicationName)
         } catch {
             discard()
             throw error

@@ -13,9 +13,14 @@ public final class PostgresConnection {
     /// - Parameters:
     ///   - url: a libpq URI (`postgresql:///db?host=/socket/dir&user=u`) or `key=value` string.
     ///   - database: overrides the database named in `url`.
-    public init(url: String, database: String? = nil) throws {
-        var keywords = ["dbname", "application_name", "client_encoding"]
-        var values = [url, "timbre", "UTF8"]
+    ///   - applicationName: shown in `pg_stat_activity`; "timbre:<pid>" by default, which the
+    ///     embedded cluster uses to tell which sessions belong to which process.
+    public init(url: String, database: String? = nil, applicationName: String = PostgresConnection.defaultApplicationName) throws {
+        // Defaults first so that the URL's own settings (expanded at "dbname") override them:
+        // give up connecting after 10 s, and notice a dead TCP peer within about a minute.
+        var keywords = ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "dbname", "application_name", "client_encoding"]
+        var values = ["10", "30", "10", "3", url, applicationName, "UTF8"]
         if let database { keywords.append("dbname"); values.append(database) }
         // expand_dbname = 1: the first dbname is a whole connection string; a later one is a plain name.
         let connection = withCStrings(keywords) { keywordPointers in
@@ -34,6 +39,8 @@ public final class PostgresConnection {
     }
 
     deinit { PQfinish(connection) }
+
+    public static let defaultApplicationName = "timbre:\(getpid())"
 
     public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
 
@@ -112,8 +119,16 @@ public final class PostgresConnection {
         }
     }
 
-    /// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`.
+    /// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`; `password=…` → `password=***`.
     static func redact(_ url: String) -> String {
+        if !url.contains("://") {
+            return url.split(separator: " ").map { $0.hasPrefix("password=") ? "password=***" : String($0) }.joined(separator: " ")
+        }
+        var url = url
+        if let range = url.range(of: "password=") {
+            let end = url[range.upperBound...].firstIndex(of: "&") ?? url.endIndex
+            url.replaceSubrange(range.upperBound..<end, with: "***")
+        }
         guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
         let credentials = url[scheme.upperBound..<at]
         guard let colon = credentials.firstIndex(of: ":") else { return url }

@@ -66,6 +66,20 @@ public struct TrackRepository: Sendable {
         }
     }
 
+    /// The track and the absolute path of its file (library root + relative path), for the worker.
+    public func location(trackID: Int64) throws -> (track: Track, absolutePath: String)? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT \(Self.columns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")),
+                       l.root_path
+                FROM tracks t JOIN libraries l ON l.id = t.library_id WHERE t.id = $1
+                """, [trackID])
+            guard rows.rowCount == 1 else { return nil }
+            let track = try Self.track(rows, 0)
+            return (track, try rows.string(0, 17) + "/" + track.path)
+        }
+    }
+
     public func tracks(libraryID: Int64) throws -> [Track] {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns) FROM tracks WHERE library_id = $1 ORDER BY path", [libraryID])
@@ -158,11 +172,6 @@ public struct TrackRepository: Sendable {
     static func markGone(ids: [Int64], on connection: PostgresConnection) throws {
         guard !ids.isEmpty else { return }
         try connection.query("UPDATE tracks SET status = 'gone' WHERE id = ANY($1::bigint[]) AND status <> 'gone'", [ids])
-    }
-
-    static func touch(ids: [Int64], on connection: PostgresConnection) throws {
-        guard !ids.isEmpty else { return }
-        try connection.query("UPDATE tracks SET last_seen_at = now() WHERE id = ANY($1::bigint[])", [ids])
     }
 
     static func updateMetadata(trackID: Int64, _ metadata: TrackMetadata, on connection: PostgresConnection) throws {

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Catalog
+import Foundation
+
+/// Where the catalog lives; shared by every command that opens it.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"),
+            help: "libpq URL of the PostgreSQL database (default: $TIMBRE_DATABASE_URL, else the embedded cluster in $TIMBRE_HOME).")
+    var databaseURL: String?
+
+    @Option(help: "Folder of numbered SQL migrations (default: $TIMBRE_MIGRATIONS, else found beside the executable or the working directory).")
+    var migrations: String?
+
+    /// Opens the catalog (starting the embedded cluster if needed), runs `body`, and closes it,
+    /// also on Ctrl-C or SIGTERM so that an embedded server this process started is stopped.
+    func withDatabase<T>(migrate: Bool = true, _ body: (Database) throws -> T) throws -> T {
+        let database = try Database.open(url: databaseURL, migrate: migrate, migrationsDirectory: migrations)
+        let numbers: [Int32] = [SIGINT, SIGTERM]
+        let signals = numbers.map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("\ninterrupted; closing the catalog\n".utf8))
+                database.close()
+                Foundation.exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
+        defer {
+            signals.forEach { $0.cancel() }
+            database.close()
+        }
+        return try body(database)
+    }
+}
+
+struct DatabaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Manage the catalog database.",
+        subcommands: [Migrate.self, Status.self]
+    )
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            try database.withDatabase(migrate: false) { db in
+                let directory = try Migration.locateDirectory(explicit: database.migrations)
+                let applied = try Migrator(directory: directory).migrate(db.pool)
+                if applied.isEmpty {
+                    print("The schema is up to date (\(directory.path)).")
+                } else {
+                    for migration in applied { print("applied \(migration.name)") }
+                }
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show applied migrations, tracks and jobs.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            try database.withDatabase(migrate: false) { db in
+                if let embedded = db.embedded { print("embedded cluster: \(embedded.directory.path)") }
+                let migrator = try Migrator(directory: Migration.locateDirectory(explicit: database.migrations))
+                let applied = try db.pool.withConnection { try migrator.appliedMigrations($0) }
+                let done = Set(applied.map(\.version))
+                for migration in migrator.migrations {
+                    print("\(done.contains(migration.version) ? "applied" : "pending") \(migration.name)")
+                }
+                guard done.count == migrator.migrations.count else { return }
+                let tracks = try db.tracks.counts()
+                print("tracks: " + TrackStatus.allCases.map { "\($0.rawValue) \(tracks[$0] ?? 0)" }.joined(separator: ", "))
+                let jobs = try db.jobs.counts()
+                print("jobs: " + JobState.allCases.map { "\($0.rawValue) \(jobs[$0] ?? 0)" }.joined(separator: ", "))
+            }
+        }
+    }
+}
