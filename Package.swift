@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Catalog", dependencies: [
-            "Tagger", "CPostgres",
+            "Tagger", "AudioIO", "CPostgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "timbre", dependencies: [

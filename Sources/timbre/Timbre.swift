@@ -17,6 +17,10 @@ struct Timbre: ParsableCommand {
             PredictCommand.self,
             EmbedCommand.self,
             ExperimentsCommand.self,
+            DatabaseCommand.self,
+            UserCommand.self,
+            LibraryCommand.self,
+            ScanCommand.self,
         ]
     )
 }
