@@ -1,10 +1,11 @@
+import Features
 import XCTest
 @testable import Tagger
 
 final class StratificationTests: XCTestCase {
     /// A corpus with a common, a medium and a rare label, and some two-label examples.
     func makeLabels(count: Int, seed: UInt64) -> [[Int]] {
-        var rng = SplitMix64(seed: seed)
+        var rng = Features.SeededGenerator(seed: seed)
         return (0..<count).map { _ in
             var ls: [Int] = []
             if rng.next() % 100 < 60 { ls.append(0) }

@@ -1,3 +1,5 @@
+import Features
+
 /// Multi-label stratified splitting by iterative stratification (Sechidis, Tsoumakas &
 /// Vlahavas, "On the Stratification of Multi-Label Data", ECML PKDD 2011, algorithm 1).
 ///
@@ -18,7 +20,7 @@ public enum IterativeStratification {
                      "proportions must be non-negative and not all zero")
         let share = proportions.map { $0 / total }
         let labelCount = (labels.lazy.flatMap { $0 }.max() ?? -1) + 1
-        var rng = SplitMix64(seed: seed)
+        var rng = Features.SeededGenerator(seed: seed)
 
         var perLabel = [[Int]](repeating: [], count: labelCount)
         for (example, ls) in labels.enumerated() { for l in Set(ls) { perLabel[l].append(example) } }
@@ -51,19 +53,5 @@ public enum IterativeStratification {
         }
         for example in labels.indices where assignment[example] < 0 { assign(example, preferring: nil) }
         return assignment
-    }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, seedable generator for
-/// reproducible shuffles and splits.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
