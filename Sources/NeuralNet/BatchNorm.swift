@@ -61,21 +61,16 @@ public final class BatchNorm: Layer {
         if training {
             let meanBox = SendablePointer(mean), varBox = SendablePointer(invStd)
             let inBox = SendablePointer(inp.data)
-            // Two passes in double: the mean, then the biased variance around it.
+            // Two passes: the mean, then the biased variance around it; planes summed in float
+            // on 8 lanes, planes added in double.
             Parallel.forEachChunk(C, grain: max(1, 16384 / max(1, B * P))) { channels in
                 let x = inBox.pointer
                 for c in channels {
                     var sum = 0.0
-                    for b in 0..<B {
-                        let row = x + (b * C + c) * P
-                        for p in 0..<P { sum += Double(row[p]) }
-                    }
+                    for b in 0..<B { sum += Double(VectorMath.sum(x + (b * C + c) * P, P)) }
                     let m = sum / Double(B * P)
                     var sq = 0.0
-                    for b in 0..<B {
-                        let row = x + (b * C + c) * P
-                        for p in 0..<P { let d = Double(row[p]) - m; sq += d * d }
-                    }
+                    for b in 0..<B { sq += Double(VectorMath.sumOfSquares(x + (b * C + c) * P, P, around: Float(m))) }
                     meanBox.pointer[c] = Float(m)
                     varBox.pointer[c] = Float(sq / Double(B * P))   // biased variance for now
                 }
@@ -141,27 +136,23 @@ public final class BatchNorm: Layer {
                     let mc = mBox.pointer[c], ic = iBox.pointer[c]
                     var sumDy = 0.0, sumDyXhat = 0.0
                     for b in 0..<B {
-                        let x = inBox.pointer + (b * C + c) * P, dy = doutBox.pointer + (b * C + c) * P
-                        for p in 0..<P {
-                            sumDy += Double(dy[p])
-                            sumDyXhat += Double(dy[p] * (x[p] - mc) * ic)
-                        }
+                        let (s, t) = VectorMath.sumAndCenteredDot(doutBox.pointer + (b * C + c) * P,
+                                                                  inBox.pointer + (b * C + c) * P, P, around: mc)
+                        sumDy += Double(s)
+                        sumDyXhat += Double(t) * Double(ic)
                     }
                     sumBox.pointer[c] = Float(sumDy)
                     sumBox.pointer[C + c] = Float(sumDyXhat)
                     let scale = wBox.pointer[c] * ic
                     let meanDy = Float(sumDy) / n, meanDyXhat = Float(sumDyXhat) / n
+                    // dx = scale·(dy − meanDy − x̂·meanDyX̂) with x̂ = (x − mean)·invstd, as dy·a + x·b + c0
+                    let a = scale
+                    let bx = batchStats ? -scale * meanDyXhat * ic : 0
+                    let c0 = batchStats ? -scale * meanDy + scale * meanDyXhat * ic * mc : 0
                     for b in 0..<B {
                         let x = inBox.pointer + (b * C + c) * P, dy = doutBox.pointer + (b * C + c) * P
                         let dx = dinBox.pointer + (b * C + c) * P
-                        if batchStats {
-                            for p in 0..<P {
-                                let xhat = (x[p] - mc) * ic
-                                dx[p] = scale * (dy[p] - meanDy - xhat * meanDyXhat)
-                            }
-                        } else {
-                            for p in 0..<P { dx[p] = scale * dy[p] }
-                        }
+                        for p in 0..<P { dx[p] = dy[p] * a + x[p] * bx + c0 }
                     }
                 }
             }

@@ -44,6 +44,16 @@ public final class Conv2d: Layer {
     /// Rows of the column matrix, C·k·k.
     private var columnRows: Int { inChannels * geometry.kernel * geometry.kernel }
 
+    /// From this plane size (H'·W') up, one GEMM per sample writes NCHW directly and no
+    /// batch/channel transposition is needed.
+    static let directPlane = 256
+
+    /// Samples per GEMM: enough columns for an efficient GEMM while the column matrix
+    /// (C·k·k × G·P floats) stays near 4 MB, in cache, instead of spanning the whole batch.
+    private func groupSize(batch: Int, plane P: Int) -> Int {
+        max(1, min(batch, (1 << 20) / max(1, columnRows * P)))
+    }
+
     // inp is (B,C,H,W), out is (B,K,H',W') with H' = ⌊(H+2p−k)/s⌋+1
     public func forward(_ inp: Activation, training: Bool = false) throws(ShapeError) -> Activation {
         let s = inp.shape
@@ -55,80 +65,97 @@ public final class Conv2d: Layer {
             throw ShapeError("Conv2d \(weight.name): input \(s) is too small for kernel \(geometry.kernel), stride \(geometry.stride), padding \(geometry.padding)")
         }
         BLASThreads.configure()
-        let K = outChannels, R = columnRows, P = outH * outW, BP = s.batch * P
+        let K = outChannels, R = columnRows, P = outH * outW
         outputShape = ActivationShape(batch: s.batch, channels: K, height: outH, width: outW)
         input = inp
         let out = output.reserve(outputShape.count)
-        let col = workspace.columns.reserve(R * BP)
-        im2colForward(col, inp.data, s, geometry, outH: outH, outW: outW)
+        let G = groupSize(batch: s.batch, plane: P)
+        let col = workspace.columns.reserve(R * G * P)
+        let direct = G == 1 || P >= Self.directPlane
+        let product = direct ? out : workspace.product.reserve(K * G * P)
         weight.value.data.withUnsafeBufferPointer { w in
-            if s.batch == 1 {
-                // Channel-major and batch-major coincide: write straight into the output.
-                var beta: Float = 0
-                if let bias {
-                    bias.value.data.withUnsafeBufferPointer { bp in
-                        for k in 0..<K { (out + k * P).update(repeating: bp[k], count: P) }
-                    }
-                    beta = 1
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
-                            1, w.baseAddress, Int32(R), col, Int32(P), beta, out, Int32(P))
-            } else {
-                let product = workspace.product.reserve(K * BP)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(BP), Int32(R),
-                            1, w.baseAddress, Int32(R), col, Int32(BP), 0, product, Int32(BP))
-                if let bias {
-                    bias.value.data.withUnsafeBufferPointer { bp in
-                        permuteBatchChannel(out, product, batch: s.batch, channels: K, plane: P,
-                                            toBatchMajor: true, bias: bp.baseAddress)
+            for b0 in stride(from: 0, to: s.batch, by: G) {
+                let samples = b0..<min(s.batch, b0 + G), n = samples.count * P
+                im2colForward(col, inp.data, s, geometry, outH: outH, outW: outW, samples: samples)
+                if direct {
+                    // A sample's (K, P) product is already its NCHW output.
+                    for b in samples {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
+                                    1, w.baseAddress, Int32(R), col + (b - b0) * P, Int32(n), 0, out + b * K * P, Int32(P))
                     }
                 } else {
-                    permuteBatchChannel(out, product, batch: s.batch, channels: K, plane: P, toBatchMajor: true)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(n), Int32(R),
+                                1, w.baseAddress, Int32(R), col, Int32(n), 0, product, Int32(n))
+                    permuteBatchChannel(out + b0 * K * P, product, batch: samples.count, channels: K, plane: P,
+                                        toBatchMajor: true)
+                }
+            }
+        }
+        if let bias {
+            bias.value.data.withUnsafeBufferPointer { bp in
+                for row in 0..<(s.batch * K) {
+                    let v = bp[row % K], y = out + row * P
+                    for p in 0..<P { y[p] += v }
                 }
             }
         }
         return Activation(data: out, shape: outputShape)
     }
 
-    // dout is (B,K,H',W'), dinp is (B,C,H,W); dW += dout·colᵀ, dcol = Wᵀ·dout, dinp = col2im(dcol)
+    // dout is (B,K,H',W'), dinp is (B,C,H,W); per group: dW += dout·colᵀ, dcol = Wᵀ·dout, dinp = col2im(dcol)
     public func backward(_ dout: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
         guard let inp = input else { throw backwardBeforeForward("Conv2d \(weight.name)") }
         let s = inp.shape
-        let K = outChannels, R = columnRows, P = outputShape.planeSize, BP = s.batch * P
+        let K = outChannels, R = columnRows, P = outputShape.planeSize
         let dinp = inputGradient.reserve(s.count)
-        // The output gradient, channel-major (K, B·P).
-        let doutT: UnsafeMutablePointer<Float>
-        if s.batch == 1 {
-            doutT = dout
-        } else {
-            doutT = workspace.product.reserve(K * BP)
-            permuteBatchChannel(doutT, dout, batch: s.batch, channels: K, plane: P, toBatchMajor: false)
-        }
         if let bias {
             bias.grad.data.withUnsafeMutableBufferPointer { db in
-                for k in 0..<K {
+                for row in 0..<(s.batch * K) {
                     var sum: Float = 0
-                    let row = doutT + k * BP
-                    for i in 0..<BP { sum += row[i] }
-                    db[k] += sum
+                    let dy = dout + row * P
+                    for p in 0..<P { sum += dy[p] }
+                    db[row % K] += sum
                 }
             }
         }
-        let col = workspace.columns.reserve(R * BP)
-        im2colForward(col, inp.data, s, geometry, outH: outputShape.height, outW: outputShape.width)
+        let G = groupSize(batch: s.batch, plane: P)
+        let col = workspace.columns.reserve(R * G * P)
+        let direct = G == 1 || P >= Self.directPlane
+        let product = direct ? dout : workspace.product.reserve(K * G * P)
+        if !computesInputGradient { dinp.update(repeating: 0, count: s.count) }
         weight.grad.data.withUnsafeMutableBufferPointer { dw in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(K), Int32(R), Int32(BP),
-                        1, doutT, Int32(BP), col, Int32(BP), 1, dw.baseAddress, Int32(R))
+            weight.value.data.withUnsafeBufferPointer { w in
+                for b0 in stride(from: 0, to: s.batch, by: G) {
+                    let samples = b0..<min(s.batch, b0 + G), n = samples.count * P
+                    im2colForward(col, inp.data, s, geometry, outH: outputShape.height, outW: outputShape.width,
+                                  samples: samples)
+                    // The group's output gradient as (pointer, leading dimension) blocks with their
+                    // column blocks: one per sample over dout itself, or one channel-major copy.
+                    let blocks = direct ? samples.count : 1
+                    if !direct {
+                        permuteBatchChannel(product, dout + b0 * K * P, batch: samples.count, channels: K, plane: P,
+                                            toBatchMajor: false)
+                    }
+                    func block(_ i: Int) -> (dy: UnsafeMutablePointer<Float>, ld: Int, col: UnsafeMutablePointer<Float>, width: Int) {
+                        direct ? (dout + (b0 + i) * K * P, P, col + i * P, P) : (product, n, col, n)
+                    }
+                    for i in 0..<blocks {
+                        let part = block(i)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(K), Int32(R), Int32(part.width),
+                                    1, part.dy, Int32(part.ld), part.col, Int32(n), 1, dw.baseAddress, Int32(R))
+                    }
+                    guard computesInputGradient else { continue }
+                    // The column matrix is no longer needed: it becomes dcol.
+                    for i in 0..<blocks {
+                        let part = block(i)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(R), Int32(part.width), Int32(K),
+                                    1, w.baseAddress, Int32(R), part.dy, Int32(part.ld), 0, part.col, Int32(n))
+                    }
+                    im2colBackward(dinp, col, s, geometry, outH: outputShape.height, outW: outputShape.width,
+                                   samples: samples)
+                }
+            }
         }
-        guard computesInputGradient else {
-            dinp.update(repeating: 0, count: s.count)
-            return dinp
-        }
-        weight.value.data.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(R), Int32(BP), Int32(K),
-                        1, w.baseAddress, Int32(R), doutT, Int32(BP), 0, col, Int32(BP))
-        }
-        im2colBackward(dinp, col, s, geometry, outH: outputShape.height, outW: outputShape.width)
         return dinp
     }
 }

@@ -19,64 +19,81 @@ public final class ConvWorkspace {
     public init() {}
 }
 
-// The column matrix of a batch: row r = (c, ki, kj) of the C·k·k rows, column b·P + p of the
-// B·P columns (P = H'·W'), so one GEMM covers the whole batch.
+// The column matrix of a group of samples b0..<b0+G: row r = (c, ki, kj) of the C·k·k rows,
+// column (b−b0)·P + p of the G·P columns (P = H'·W'), so one GEMM covers the whole group.
 
-/// inp is (B,C,H,W), col is (C·k·k, B·H'·W')
+extension ConvGeometry {
+    /// The outputs o in [lo, hi) whose input o·stride − padding + offset lies in [0, n).
+    func validRange(offset: Int, inputSize n: Int, outputSize: Int) -> Range<Int> {
+        let first = padding - offset                       // o·stride ≥ first
+        let lo = first <= 0 ? 0 : (first + stride - 1) / stride
+        let last = n - 1 + padding - offset                 // o·stride ≤ last
+        let hi = last < 0 ? 0 : min(outputSize, last / stride + 1)
+        return lo..<max(lo, hi)
+    }
+}
+
+/// inp is (B,C,H,W), col is (C·k·k, G·H'·W') for the samples `samples` (G of them)
 func im2colForward(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ shape: ActivationShape,
-                   _ g: ConvGeometry, outH: Int, outW: Int) {
-    let (B, C, H, W) = (shape.batch, shape.channels, shape.height, shape.width)
+                   _ g: ConvGeometry, outH: Int, outW: Int, samples: Range<Int>) {
+    let (C, H, W) = (shape.channels, shape.height, shape.width)
     let k = g.kernel, s = g.stride, pad = g.padding
-    let P = outH * outW, ld = B * P
+    let G = samples.count, b0 = samples.lowerBound
+    let P = outH * outW, ld = G * P
     let colBox = SendablePointer(col), inBox = SendablePointer(UnsafeMutablePointer(mutating: inp))
-    Parallel.forEachChunk(C * k * k * B, grain: max(1, 4096 / max(1, P))) { items in
+    Parallel.forEachChunk(C * k * k * G, grain: max(1, 16384 / max(1, P))) { items in
         let col = colBox.pointer, inp = inBox.pointer
         for item in items {
-            let r = item / B, b = item % B
+            let r = item / G, b = b0 + item % G
             let c = r / (k * k), ki = (r / k) % k, kj = r % k
-            let dst = col + r * ld + b * P
+            let dst = col + r * ld + (b - b0) * P
             let src = inp + (b * C + c) * H * W
-            for oh in 0..<outH {
-                let ih = oh * s - pad + ki
+            let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
+            let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
+            dst.update(repeating: 0, count: rows.lowerBound * outW)
+            for oh in rows {
                 let row = dst + oh * outW
-                guard ih >= 0 && ih < H else {
-                    row.update(repeating: 0, count: outW)
-                    continue
+                let srcRow = src + (oh * s - pad + ki) * W - pad + kj
+                row.update(repeating: 0, count: cols.lowerBound)
+                if s == 1 {
+                    (row + cols.lowerBound).update(from: srcRow + cols.lowerBound, count: cols.count)
+                } else {
+                    for ow in cols { row[ow] = srcRow[ow * s] }
                 }
-                let srcRow = src + ih * W
-                for ow in 0..<outW {
-                    let iw = ow * s - pad + kj
-                    row[ow] = (iw >= 0 && iw < W) ? srcRow[iw] : 0
-                }
+                (row + cols.upperBound).update(repeating: 0, count: outW - cols.upperBound)
             }
+            (dst + rows.upperBound * outW).update(repeating: 0, count: (outH - rows.upperBound) * outW)
         }
     }
 }
 
-/// dcol is (C·k·k, B·H'·W'), dinp is (B,C,H,W): scatter-adds every column entry back to its pixel.
+/// dcol is (C·k·k, G·H'·W'), dinp is (B,C,H,W): scatter-adds every column entry back to its
+/// pixel, overwriting the planes of the samples `samples`.
 func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<Float>, _ shape: ActivationShape,
-                    _ g: ConvGeometry, outH: Int, outW: Int) {
-    let (B, C, H, W) = (shape.batch, shape.channels, shape.height, shape.width)
+                    _ g: ConvGeometry, outH: Int, outW: Int, samples: Range<Int>) {
+    let (C, H, W) = (shape.channels, shape.height, shape.width)
     let k = g.kernel, s = g.stride, pad = g.padding
-    let P = outH * outW, ld = B * P
+    let G = samples.count, b0 = samples.lowerBound
+    let P = outH * outW, ld = G * P
     let dinBox = SendablePointer(dinp), dcolBox = SendablePointer(UnsafeMutablePointer(mutating: dcol))
     // One worker per (b, c) plane, so no two workers write the same pixel.
-    Parallel.forEachChunk(B * C, grain: max(1, 4096 / max(1, H * W))) { planes in
+    Parallel.forEachChunk(G * C, grain: max(1, 4096 / max(1, H * W))) { planes in
         let dinp = dinBox.pointer, dcol = dcolBox.pointer
         for plane in planes {
-            let b = plane / C, c = plane % C
-            let dst = dinp + plane * H * W
+            let b = b0 + plane / C, c = plane % C
+            let dst = dinp + (b * C + c) * H * W
             dst.update(repeating: 0, count: H * W)
             for ki in 0..<k {
+                let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
                 for kj in 0..<k {
-                    let src = dcol + ((c * k + ki) * k + kj) * ld + b * P
-                    for oh in 0..<outH {
-                        let ih = oh * s - pad + ki
-                        guard ih >= 0 && ih < H else { continue }
-                        let dstRow = dst + ih * W, srcRow = src + oh * outW
-                        for ow in 0..<outW {
-                            let iw = ow * s - pad + kj
-                            if iw >= 0 && iw < W { dstRow[iw] += srcRow[ow] }
+                    let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
+                    let src = dcol + ((c * k + ki) * k + kj) * ld + (b - b0) * P
+                    for oh in rows {
+                        let dstRow = dst + (oh * s - pad + ki) * W - pad + kj, srcRow = src + oh * outW
+                        if s == 1 {
+                            for ow in cols { dstRow[ow] += srcRow[ow] }
+                        } else {
+                            for ow in cols { dstRow[ow * s] += srcRow[ow] }
                         }
                     }
                 }

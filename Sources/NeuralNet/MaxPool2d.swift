@@ -34,12 +34,21 @@ public final class MaxPool2d: Layer {
                 let x = inBox.pointer + plane * H * W
                 let y = outBox.pointer + plane * outH * outW, arg = argBox.pointer + plane * outH * outW
                 for oh in 0..<outH {
+                    let h0 = max(0, oh * st - pad), h1 = min(H, oh * st - pad + k)
                     for ow in 0..<outW {
-                        var best = -Float.infinity, bestIndex = -1
-                        for ih in max(0, oh * st - pad)..<min(H, oh * st - pad + k) {
-                            for iw in max(0, ow * st - pad)..<min(W, ow * st - pad + k) {
-                                let v = x[ih * W + iw]
-                                if v > best || v.isNaN || bestIndex < 0 { best = v; bestIndex = ih * W + iw }
+                        let w0 = max(0, ow * st - pad), w1 = min(W, ow * st - pad + k)
+                        // PyTorch: start from the first element of the window, take any later
+                        // value that is strictly greater (or NaN).
+                        var bestIndex = h0 * W + w0
+                        var best = x[bestIndex]
+                        for ih in h0..<h1 {
+                            let row = ih * W
+                            for iw in w0..<w1 {
+                                // Selects instead of branches: random data defeats prediction.
+                                let v = x[row + iw]
+                                let wins = v > best || v != v
+                                best = wins ? v : best
+                                bestIndex = wins ? row + iw : bestIndex
                             }
                         }
                         y[oh * outW + ow] = best

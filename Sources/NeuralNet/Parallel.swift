@@ -11,7 +11,11 @@ public struct SendablePointer<T>: @unchecked Sendable {
 
 /// Parallel loops over the batch or the channels, on all cores.
 public enum Parallel {
-    public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// All cores, or `TIMBRE_THREADS` when set (to share a machine or to measure one core).
+    public static let workerCount: Int = {
+        if let value = ProcessInfo.processInfo.environment["TIMBRE_THREADS"], let n = Int(value), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Splits `0..<count` into at most `workerCount` chunks of at least `grain` items and runs
     /// `body` on each; small loops run inline, where thread start-up would cost more than it saves.

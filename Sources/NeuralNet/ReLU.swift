@@ -14,7 +14,8 @@ public final class ReLU: Layer {
         outputShape = inp.shape
         let inBox = SendablePointer(inp.data), outBox = SendablePointer(out)
         Parallel.forEachChunk(n, grain: 65536) { range in
-            for i in range { outBox.pointer[i] = max(inBox.pointer[i], 0) }
+            let x = inBox.pointer, y = outBox.pointer
+            for i in range { y[i] = max(x[i], 0) }
         }
         return Activation(data: out, shape: inp.shape)
     }
@@ -26,7 +27,8 @@ public final class ReLU: Layer {
         let dinp = inputGradient.reserve(n)
         let outBox = SendablePointer(output.pointer), dBox = SendablePointer(dout), dinBox = SendablePointer(dinp)
         Parallel.forEachChunk(n, grain: 65536) { range in
-            for i in range { dinBox.pointer[i] = outBox.pointer[i] > 0 ? dBox.pointer[i] : 0 }
+            let start = range.lowerBound
+            VectorMath.reluBackward(dinBox.pointer + start, outBox.pointer + start, dBox.pointer + start, range.count)
         }
         return dinp
     }

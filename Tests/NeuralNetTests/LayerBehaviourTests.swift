@@ -22,6 +22,33 @@ final class LayerBehaviourTests: XCTestCase {
         } } } }
     }
 
+    /// A batch big enough to be split into several GEMM groups (the last one partial) gives
+    /// the same outputs, input gradients and summed weight gradients as one sample at a time.
+    func testConv2dBatchGroupsMatchSingleSamples() throws {
+        var rng = SeededGenerator(seed: 23)
+        let conv = Conv2d(name: "c", inChannels: 16, outChannels: 4, kernelSize: 3, stride: 1, padding: 1, bias: true, rng: &rng)
+        let shape = ActivationShape(batch: 9, channels: 16, height: 32, width: 32)
+        let h = LayerHarness(shape: shape)
+        let dout = (0..<(9 * 4 * 32 * 32)).map { _ in rng.uniform(bound: 1) }
+        let out = Array(try conv.forward(h.activation, training: true).buffer)
+        var d = dout
+        let dinp = Array(UnsafeBufferPointer(start: try d.withUnsafeMutableBufferPointer { try conv.backward($0.baseAddress!) },
+                                             count: shape.count))
+        let dW = conv.weight.grad.data, dB = conv.bias!.grad.data
+        conv.weight.zeroGrad(); conv.bias!.zeroGrad()
+        let sampleIn = shape.sampleSize, sampleOut = 4 * 32 * 32
+        for b in 0..<9 {
+            let one = Activation(data: h.input.pointer + b * sampleIn, shape: ActivationShape(batch: 1, channels: 16, height: 32, width: 32))
+            let o = try conv.forward(one, training: true)
+            for i in stride(from: 0, to: sampleOut, by: 37) { XCTAssertEqual(o.data[i], out[b * sampleOut + i], accuracy: 1e-5) }
+            var dOne = Array(dout[(b * sampleOut)..<((b + 1) * sampleOut)])
+            let g = try dOne.withUnsafeMutableBufferPointer { try conv.backward($0.baseAddress!) }
+            for i in stride(from: 0, to: sampleIn, by: 41) { XCTAssertEqual(g[i], dinp[b * sampleIn + i], accuracy: 1e-4) }
+        }
+        for i in 0..<dW.count { XCTAssertEqual(conv.weight.grad.data[i], dW[i], accuracy: 1e-2 + 1e-4 * abs(dW[i])) }
+        for i in 0..<dB.count { XCTAssertEqual(conv.bias!.grad.data[i], dB[i], accuracy: 1e-2 + 1e-4 * abs(dB[i])) }
+    }
+
     func testDefaultInitialisationBounds() {
         var rng = SeededGenerator(seed: 22)
         let conv = Conv2d(name: "c", inChannels: 4, outChannels: 8, kernelSize: 3, bias: true, rng: &rng)
