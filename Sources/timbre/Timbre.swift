@@ -10,6 +10,7 @@ struct Timbre: ParsableCommand {
             InfoCommand.self,
             SpectrogramCommand.self,
             BenchAudioCommand.self,
+            BenchEngineCommand.self,
             DemoCorpusCommand.self,
             PrepareCommand.self,
             TrainCommand.self,
