@@ -78,16 +78,24 @@ public struct Resampler: Sendable {
                 (p.baseAddress! + bank.halfTaps - 1).update(from: src.baseAddress!, count: src.count)
             }
         }
+        // The folded (symmetric) kernel reads its mirrored taps forwards from a reversed copy.
+        let reversed: [Float] = bank.folded.isEmpty ? [] : padded.reversed()
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             padded.withUnsafeBufferPointer { x in
                 bank.table.withUnsafeBufferPointer { h in
-                    let buffers = Buffers(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!)
-                    // Long signals (over ~6 s at 22 kHz) split into contiguous output blocks
-                    // across cores; each block is independent since the input is read-only.
-                    let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / (1 << 17)))
-                    DispatchQueue.concurrentPerform(iterations: blocks) { block in
-                        let first = count * block / blocks, last = count * (block + 1) / blocks
-                        bank.run(buffers, outputs: first..<last)
+                    reversed.withUnsafeBufferPointer { xr in
+                        bank.folded.withUnsafeBufferPointer { g in
+                            let isFolded = !bank.folded.isEmpty
+                            let buffers = Buffers(x: x.baseAddress!, h: h.baseAddress!, out: out.baseAddress!,
+                                                  xr: isFolded ? xr.baseAddress : nil, g: isFolded ? g.baseAddress : nil,
+                                                  paddedCount: x.count)
+                            // Long signals (over ~6 s at 22 kHz) split into contiguous output blocks
+                            // across cores; each block is independent since the input is read-only.
+                            let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / (1 << 17)))
+                            DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                                bank.run(buffers, outputs: (count * block / blocks)..<(count * (block + 1) / blocks))
+                            }
+                        }
                     }
                 }
             }
@@ -104,6 +112,12 @@ final class FilterBank: Sendable {
     let phases: Int     // rows in `table`: `up`, or 1024 + 1 in interpolating mode
     let exact: Bool
     let table: [Float]
+    /// For integer decimation (one phase) the kernel is even about tap K−1:
+    /// y = h[K−1]·x[i+K−1] + Σ_{m<K−1} h[m]·(x[i+m] + x[i+2K−2−m]), half the multiplies and
+    /// three loads per two taps instead of four. Empty when not applicable.
+    let folded: [Float]
+    let foldedStride: Int
+    let center: Float
 
     init(up: Int, down: Int, inputRate: Int, outputRate: Int, quality: Resampler.Quality) {
         self.up = up
@@ -140,6 +154,11 @@ final class FilterBank: Sendable {
             for j in 0..<(2 * k) { table[p * stride + j] = Float(row[j] / sum) }
         }
         self.table = table
+        var symmetric = up == 1 && k >= 16 && table[2 * k - 1] == 0
+        for m in 0..<(k - 1) where symmetric { symmetric = table[m] == table[2 * k - 2 - m] }
+        foldedStride = (k - 1 + 15) / 16 * 16
+        folded = symmetric ? Array(table[0..<(k - 1)]) + [Float](repeating: 0, count: foldedStride - (k - 1)) : []
+        center = table[k - 1]
     }
 
     /// Computes `out[n]` for n in `outputs`; input position of output n is n·down/up.
@@ -147,7 +166,14 @@ final class FilterBank: Sendable {
         let x = buffers.x, h = buffers.h, out = buffers.out
         let stepWhole = down / up, stepPhase = down % up
         var i = outputs.lowerBound * down / up, p = outputs.lowerBound * down % up
-        if exact {
+        if let xr = buffers.xr, let g = buffers.g {
+            let k = halfTaps
+            for n in outputs {
+                // x[i + 2K − 2 − m] is xr[paddedCount − 1 − (i + 2K − 2 − m)], ascending in m.
+                out[n] = center * x[i + k - 1] + foldedDot(g, x + i, xr + (buffers.paddedCount + 1 - 2 * k - i), foldedStride)
+                i += down
+            }
+        } else if exact {
             for n in outputs {
                 out[n] = dot(h + p * stride, x + i, stride)
                 p += stepPhase
@@ -177,6 +203,26 @@ struct Buffers: @unchecked Sendable {
     let x: UnsafePointer<Float>
     let h: UnsafePointer<Float>
     let out: UnsafeMutablePointer<Float>
+    /// x reversed and the folded kernel, for integer decimation; nil otherwise.
+    let xr: UnsafePointer<Float>?
+    let g: UnsafePointer<Float>?
+    let paddedCount: Int
+}
+
+/// Σ g[m]·(a[m] + b[m]) for `count` a multiple of 16.
+@inline(__always)
+private func foldedDot(_ g: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    let rg = UnsafeRawPointer(g), ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var j = 0
+    while j < count {
+        acc0 += rg.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            * (ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) + rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
+        acc1 += rg.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self)
+            * (ra.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self) + rb.loadUnaligned(fromByteOffset: j * 4 + 32, as: SIMD8<Float>.self))
+        j += 16
+    }
+    return (acc0 + acc1).sum()
 }
 
 /// Σ a[j]·b[j] for `count` a multiple of 16, in two 8-wide accumulators.

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import AudioIO
 
-/// Mutates valid WAV, FLAC, MP3 and OGG files (mostly in their headers) and decodes each
+/// Mutates valid WAV, FLAC, MP3, OGG, Opus and AIFF files (mostly in their headers) and decodes each
 /// mutant from a file and from memory: every decode must return or throw an `AudioError`
 /// within a time bound (and so must a metadata read of every fourth mutant). A crash ends the test process, which fails the run.
 ///
@@ -22,7 +22,7 @@ final class DecoderFuzzTests: XCTestCase {
         var seeds: [(AudioFileFormat, [UInt8])] = []
         let signal = TestAudio.chord(sampleRate: 22050, seconds: 0.5)
         let stereo = zip(signal, signal.reversed()).flatMap { [$0, $1] }
-        for format in [AudioFileFormat.wav, .flac, .mp3, .ogg] {
+        for format in [AudioFileFormat.wav, .flac, .mp3, .ogg, .opus, .aiff] {
             for (channels, samples) in [(1, signal), (2, stereo)] {
                 let path = directory.appendingPathComponent("seed\(channels).\(format.rawValue)").path
                 try AudioWriter.write(samples, sampleRate: 22050, channels: channels, to: path, format: format, quality: 0.3)

@@ -31,6 +31,7 @@ final class ResamplerTests: XCTestCase {
     func testUpsampleAndOtherCommonRatesKeepSines() throws {
         try assertSineSNR(from: 16000, to: 22050, frequencies: [100, 1000, 5000])
         try assertSineSNR(from: 96000, to: 22050, frequencies: [440, 7000])
+        try assertSineSNR(from: 88200, to: 22050, frequencies: [440, 9000])  // integer decimation: folded kernel
         try assertSineSNR(from: 22050, to: 44100, frequencies: [1000, 9000])
     }
 
@@ -38,6 +39,7 @@ final class ResamplerTests: XCTestCase {
         // 8 s → 176400 outputs: processed in blocks on multi-core machines; the SNR over the
         // whole signal would collapse at a misplaced block boundary.
         try assertSineSNR(from: 48000, to: 22050, frequencies: [3000], seconds: 8)
+        try assertSineSNR(from: 44100, to: 22050, frequencies: [3000], seconds: 8)
     }
 
     func testIrrationalLookingRatioUsesInterpolatedPhasesAndStaysAccurate() throws {
@@ -70,12 +72,14 @@ final class ResamplerTests: XCTestCase {
     }
 
     func testThroughput() throws {
-        let resampler = try Resampler(from: 48000, to: 22050)
-        let input = TestAudio.sine(frequency: 440, sampleRate: 48000, seconds: 30)
-        let start = Date()
-        let output = resampler.process(input)
-        let seconds = Date().timeIntervalSince(start)
-        print("Resampler 48000→22050: 30 s of audio in \(String(format: "%.1f", seconds * 1000)) ms (\(Int(30 / seconds))× real time)")
-        XCTAssertEqual(output.count, 30 * 22050)
+        for rate in [48000, 44100] {
+            let resampler = try Resampler(from: rate, to: 22050)
+            let input = TestAudio.sine(frequency: 440, sampleRate: rate, seconds: 30)
+            let start = Date()
+            let output = resampler.process(input)
+            let seconds = Date().timeIntervalSince(start)
+            print("Resampler \(rate)→22050: 30 s of audio in \(String(format: "%.1f", seconds * 1000)) ms (\(Int(30 / seconds))× real time)")
+            XCTAssertEqual(output.count, 30 * 22050)
+        }
     }
 }
