@@ -98,7 +98,8 @@ enum Composer {
     private static func form(barCount: Int, phrase: Int, rng: inout SeededGenerator) -> [Section] {
         var sections: [Section] = []
         var bar = 0
-        let intro = barCount >= 12 ? rng.pick([2, 4]) : (barCount >= 6 ? 1 : 0)
+        // A short intro: at most about a sixth of the piece, so the full band dominates.
+        let intro = barCount >= 6 ? min(rng.pick([2, 4]), max(barCount / 6, 1)) : 0
         if intro > 0 { sections.append(Section(kind: .intro, startBar: 0, bars: intro)); bar = intro }
         var kinds: [Section.Kind] = [.verse, .chorus]
         if barCount - intro >= 3 * phrase + 4 && rng.chance(0.4) { kinds = [.verse, .chorus, .breakdown, .chorus] }

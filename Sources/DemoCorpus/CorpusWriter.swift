@@ -105,7 +105,11 @@ struct CorpusWriter {
                 }
             }
         }
-        thread.stackSize = 1 << 22
+        // libsndfile hands a whole track to libvorbis in one call, and libvorbis allocates
+        // on the stack in proportion to it (about 8 bytes per frame and channel): a minute
+        // at 44.1 kHz needs ~21 MB. Threads get room for 10 minutes at 48 kHz; the memory is
+        // only committed when touched.
+        thread.stackSize = 256 << 20
         thread.start()
     }
 

@@ -3,8 +3,9 @@ import Foundation
 /// The last stage before a track is written: short fades, gain to a target loudness and a
 /// look-ahead peak limiter so that no sample exceeds the ceiling, whatever the mix.
 enum Mastering {
-    /// Ceiling below full scale: lossy encoders (MP3, Vorbis) overshoot by a few tenths of a dB.
-    static let ceiling: Float = 0.944  // -0.5 dBFS
+    /// Ceiling below full scale: lossy encoders (MP3, Vorbis) overshoot the source's peaks
+    /// (measured up to +0.6 dB on Vorbis), so leave 1 dB, as EBU R128 does for true peaks.
+    static let ceiling: Float = 0.891  // -1 dBFS
 
     /// - Parameters:
     ///   - samples: interleaved stereo, modified in place.

@@ -124,6 +124,21 @@ final class CorpusWriterTests: XCTestCase {
         XCTAssertFalse(try manager.contentsOfDirectory(atPath: directory + "/audio").contains { $0.hasSuffix(".partial") })
     }
 
+    func testAMinuteLongOggTrackIsWrittenFromAWorkerThread() throws {
+        // libvorbis allocates on the stack in proportion to the samples written at once;
+        // a rendering thread with a small stack crashed here on tracks of a minute.
+        let directory = temporaryDirectory()
+        var options = options(directory, tracks: 1, seed: 5)
+        options.durationRange = 60...60
+        options.formats = [.ogg]
+        options.threads = 1
+        let summary = try DemoCorpus.generate(options)
+        XCTAssertEqual(summary.rendered, 1)
+        XCTAssertEqual(summary.audioSeconds, 60, accuracy: 1e-9)
+        let row = try XCTUnwrap(try labels(directory).first)
+        XCTAssertEqual(container(directory + "/" + row.path), "ogg")
+    }
+
     func testBadOptionsGiveClearErrors() throws {
         let directory = temporaryDirectory()
         func error(_ options: DemoCorpusOptions) -> DemoCorpusError? {
