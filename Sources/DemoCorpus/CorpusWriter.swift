@@ -13,9 +13,9 @@ struct CorpusWriter {
         try options.validate()
         let started = Date()
         let directory = options.outputDirectory
-        try prepare(directory)
         let soundFont = options.resolvedSoundFontPath
         guard FileManager.default.fileExists(atPath: soundFont) else { throw .soundFontMissing(path: soundFont) }
+        try prepare(directory)
 
         let labelsPath = directory + "/" + CorpusWriter.labelsFileName
         let plans = TrackPlan.plans(for: options)

@@ -164,6 +164,7 @@ final class CorpusWriterTests: XCTestCase {
         var missingFont = options(directory + "/out", tracks: 1)
         missingFont.soundFontPath = directory + "/none.sf2"
         XCTAssertEqual(error(missingFont), .soundFontMissing(path: directory + "/none.sf2"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/out"), "nothing is created when the soundfont is missing")
 
         // A labels.csv that is not ours is left alone, with an error, rather than overwritten.
         try FileManager.default.createDirectory(atPath: directory + "/foreign", withIntermediateDirectories: true)
