@@ -86,9 +86,10 @@ struct Accompaniment {
         case .skank: return beats == 3 ? [(1, 0.25, false), (2, 0.25, false)] : [(1, 0.25, false), (3, 0.25, false)]
         case .organBubble: return (0..<beats).map { (Double($0) + 0.5, 0.3, $0 % 2 == 1) }
         case .stabs:
-            var result: [(Double, Double, Bool)] = [(0, 0.3, false)]
-            for offset in [1.5, 2.5, 3.5] where offset < b && rng.chance(0.5) { result.append((offset, 0.25, true)) }
-            return result
+            // A stab on the one and at least one off-beat answer, so the part is heard in every bar.
+            var result: [(Double, Double, Bool)] = [(0, 0.45, false), (rng.pick([1.5, 2.5]), 0.4, true)]
+            for offset in [0.5, 3.5] where offset < b && rng.chance(0.4) { result.append((offset, 0.35, true)) }
+            return result.sorted { $0.0 < $1.0 }
         case .bossa: return [(0, 0.6, false), (0.75, 0.6, true), (1.5, 0.9, false), (2.5, 0.6, true), (3.25, 0.6, false)].filter { $0.0 < b }
         case .montuno: return [(0, 0.45, false), (1, 0.45, true), (1.5, 0.45, false), (2.5, 0.45, true), (3, 0.45, false), (3.5, 0.45, true)].filter { $0.0 < b }
         default: return [(0, b, false)]

@@ -66,7 +66,8 @@ enum Composer {
             let channel = index < 9 ? index : index + 1
             let program = rng.pick(spec.programs)
             let notes = write(spec, program: program, arrangement: arrangement, sections: sections, rng: &rng)
-            let (volume, pan) = mix(spec.role, rng: &rng)
+            let (roleVolume, pan) = mix(spec.role, rng: &rng)
+            let volume = min(roleVolume + quietness(of: spec.instrument), 127)
             parts.append(Part(instrument: spec.instrument, role: spec.role, channel: channel, bank: 0, program: program,
                               volume: volume, pan: pan, reverbSend: min(rng.int(15...70) + reverbBias, 127),
                               chorusSend: rng.int(0...40), notes: notes))
@@ -98,7 +99,8 @@ enum Composer {
     private static func form(barCount: Int, phrase: Int, rng: inout SeededGenerator) -> [Section] {
         var sections: [Section] = []
         var bar = 0
-        let intro = barCount >= 12 ? rng.pick([2, 4]) : (barCount >= 6 ? 1 : 0)
+        // A short intro: at most about a sixth of the piece, so the full band dominates.
+        let intro = barCount >= 6 ? min(rng.pick([2, 4]), max(barCount / 6, 1)) : 0
         if intro > 0 { sections.append(Section(kind: .intro, startBar: 0, bars: intro)); bar = intro }
         var kinds: [Section.Kind] = [.verse, .chorus]
         if barCount - intro >= 3 * phrase + 4 && rng.chance(0.4) { kinds = [.verse, .chorus, .breakdown, .chorus] }
@@ -179,6 +181,18 @@ enum Composer {
         case (.strings, _): return 62...86
         case (.acousticGuitar, _), (.electricGuitar, _), (.distortedGuitar, _): return 57...79
         default: return 60...84
+        }
+    }
+
+    /// Channel volume correction for instruments that FluidR3_GM renders quieter (piano) or
+    /// louder (synths) than the others at the same velocity, measured by rendering each
+    /// tagged instrument solo against its mix: a synth should not bury a piano it plays with.
+    private static func quietness(of instrument: Instrument) -> Int {
+        switch instrument {
+        case .piano: return 12
+        case .strings, .brass: return 6
+        case .synthLead, .synthPad: return -8
+        default: return 0
         }
     }
 

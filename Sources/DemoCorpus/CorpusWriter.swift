@@ -13,9 +13,9 @@ struct CorpusWriter {
         try options.validate()
         let started = Date()
         let directory = options.outputDirectory
-        try prepare(directory)
         let soundFont = options.resolvedSoundFontPath
         guard FileManager.default.fileExists(atPath: soundFont) else { throw .soundFontMissing(path: soundFont) }
+        try prepare(directory)
 
         let labelsPath = directory + "/" + CorpusWriter.labelsFileName
         let plans = TrackPlan.plans(for: options)
@@ -105,7 +105,11 @@ struct CorpusWriter {
                 }
             }
         }
-        thread.stackSize = 1 << 22
+        // libsndfile hands a whole track to libvorbis in one call, and libvorbis allocates
+        // on the stack in proportion to it (about 8 bytes per frame and channel): a minute
+        // at 44.1 kHz needs ~21 MB. Threads get room for 10 minutes at 48 kHz; the memory is
+        // only committed when touched.
+        thread.stackSize = 256 << 20
         thread.start()
     }
 

@@ -59,7 +59,9 @@ struct DemoCorpusCommand: ParsableCommand {
             guard done == total || done / every != lastReported / every else { return }
             let elapsed = Date().timeIntervalSince(started)
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
-            print("\(done)/\(total) tracks  \(String(format: "%.2f", rate)) tracks/s  \(String(format: "%.0f", elapsed)) s")
+            // Unbuffered, so the lines appear as they happen when output goes to a pipe or a log.
+            let line = "\(done)/\(total) tracks  \(String(format: "%.2f", rate)) tracks/s  \(String(format: "%.0f", elapsed)) s\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
             lastReported = done
         }
         print("wrote \(summary.rendered) tracks (\(String(format: "%.0f", summary.audioSeconds)) s of audio), kept \(summary.skipped) from an earlier run, in \(String(format: "%.1f", summary.wallSeconds)) s")

@@ -116,7 +116,7 @@ final class CompositionTests: XCTestCase {
             for part in composition.parts {
                 XCTAssertTrue(Instrument.allCases.contains(part.instrument))
                 XCTAssertTrue(part.instrument.programs.contains(part.program), "\(part.instrument) with program \(part.program)")
-                XCTAssertGreaterThanOrEqual(part.volume, 84, "\(part.instrument) mixed too low to be tagged")
+                XCTAssertGreaterThanOrEqual(part.volume, 76, "\(part.instrument) mixed too low to be tagged")
                 for note in part.notes {
                     XCTAssertTrue((0...127).contains(note.key) && (1...127).contains(note.velocity))
                     XCTAssertLessThanOrEqual(note.start + note.duration, composition.duration / composition.secondsPerBeat + 1e-6)

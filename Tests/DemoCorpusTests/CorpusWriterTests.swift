@@ -124,6 +124,21 @@ final class CorpusWriterTests: XCTestCase {
         XCTAssertFalse(try manager.contentsOfDirectory(atPath: directory + "/audio").contains { $0.hasSuffix(".partial") })
     }
 
+    func testAMinuteLongOggTrackIsWrittenFromAWorkerThread() throws {
+        // libvorbis allocates on the stack in proportion to the samples written at once;
+        // a rendering thread with a small stack crashed here on tracks of a minute.
+        let directory = temporaryDirectory()
+        var options = options(directory, tracks: 1, seed: 5)
+        options.durationRange = 60...60
+        options.formats = [.ogg]
+        options.threads = 1
+        let summary = try DemoCorpus.generate(options)
+        XCTAssertEqual(summary.rendered, 1)
+        XCTAssertEqual(summary.audioSeconds, 60, accuracy: 1e-9)
+        let row = try XCTUnwrap(try labels(directory).first)
+        XCTAssertEqual(container(directory + "/" + row.path), "ogg")
+    }
+
     func testBadOptionsGiveClearErrors() throws {
         let directory = temporaryDirectory()
         func error(_ options: DemoCorpusOptions) -> DemoCorpusError? {
@@ -149,6 +164,7 @@ final class CorpusWriterTests: XCTestCase {
         var missingFont = options(directory + "/out", tracks: 1)
         missingFont.soundFontPath = directory + "/none.sf2"
         XCTAssertEqual(error(missingFont), .soundFontMissing(path: directory + "/none.sf2"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/out"), "nothing is created when the soundfont is missing")
 
         // A labels.csv that is not ours is left alone, with an error, rather than overwritten.
         try FileManager.default.createDirectory(atPath: directory + "/foreign", withIntermediateDirectories: true)
