@@ -74,7 +74,11 @@ final class TrainingProgress: TrainingObserver {
         let numbers = String(format: "train loss %.4f, val loss %.4f", r.trainLoss, r.valLoss)
         let rate = String(format: "lr %.2e, %.0f s", r.learningRate, r.seconds)
         print("epoch \(r.epoch): \(numbers), val PR-AUC \(format(r.validation.prAucMacro)), ROC-AUC \(format(r.validation.rocAucMacro)), F1 macro \(format(r.validation.f1Macro)), \(rate)\(improved ? " (best so far, saved)" : "")")
+        fflush(nil)  // the line should reach a log file now, not when training ends
     }
 
-    func message(_ text: String) { print(text) }
+    func message(_ text: String) {
+        print(text)
+        fflush(nil)
+    }
 }
