@@ -50,7 +50,18 @@ public enum AudioWriter {
             _ = sf_command(file, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
         }
         let frames = samples.count / channels
-        let written = samples.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
+        // In blocks: libvorbis takes stack space in proportion to one call's frames, and a
+        // minute in one call overflows a worker thread's stack.
+        let block = 65536
+        var written = 0
+        samples.withUnsafeBufferPointer { buffer in
+            while written < frames {
+                let n = min(block, frames - written)
+                let done = Int(sf_writef_float(file, buffer.baseAddress! + written * channels, sf_count_t(n)))
+                written += done
+                if done != n { break }
+            }
+        }
         let writeError = written == frames ? nil : String(cString: sf_strerror(file))
         let closed = sf_close(file)
         if let writeError {
