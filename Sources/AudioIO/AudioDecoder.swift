@@ -168,7 +168,7 @@ final class ResamplerCache: @unchecked Sendable {
     private var entries: [String: Resampler] = [:]
 
     func resampler(from: Int, to: Int, quality: Resampler.Quality) throws(AudioError) -> Resampler {
-        let key = "\(from)>\(to)@\(quality.passband)/\(quality.attenuation)"
+        let key = "\(from)>\(to)@\(quality.passband)/\(quality.attenuation)/\(quality.stopband)"
         lock.lock()
         defer { lock.unlock() }
         if let cached = entries[key] { return cached }

@@ -31,7 +31,7 @@ final class ResamplerTests: XCTestCase {
     func testUpsampleAndOtherCommonRatesKeepSines() throws {
         try assertSineSNR(from: 16000, to: 22050, frequencies: [100, 1000, 5000])
         try assertSineSNR(from: 96000, to: 22050, frequencies: [440, 7000])
-        try assertSineSNR(from: 88200, to: 22050, frequencies: [440, 9000])  // integer decimation: folded kernel
+        try assertSineSNR(from: 88200, to: 22050, frequencies: [440, 9000])  // two half-band stages
         try assertSineSNR(from: 22050, to: 44100, frequencies: [1000, 9000])
     }
 
@@ -55,6 +55,62 @@ final class ResamplerTests: XCTestCase {
         XCTAssertLessThan(20 * log10(rms / (0.5 / 2.squareRoot())), -85)
     }
 
+    /// RMS of the output, in dB relative to the input sine's, away from the ends.
+    func aliasLevel(from: Int, frequency: Double, quality: Resampler.Quality) throws -> Double {
+        let output = try Resampler(from: from, to: 22050, quality: quality)
+            .process(TestAudio.sine(frequency: frequency, sampleRate: from, seconds: 1))
+        let interior = output[1000..<(output.count - 1000)]
+        let rms = (interior.map { Double($0) * Double($0) }.reduce(0, +) / Double(interior.count)).squareRoot()
+        return 20 * log10(max(rms, 1e-30) / (0.5 / 2.squareRoot()))
+    }
+
+    func testHighQualityStopBandStartsAt115PercentOfNyquist() throws {
+        // 1.15 · 11025 Hz = 12679 Hz; 44.1 kHz goes through one half-band stage, 96 kHz through
+        // a half-band stage then the 48 kHz polyphase bank, 48 kHz through that bank alone.
+        for rate in [44100, 48000, 96000] {
+            for f in [12800.0, 13000, 15000, 20000] {
+                let level = try aliasLevel(from: rate, frequency: f, quality: .high)
+                XCTAssertLessThan(level, -85, "\(rate) Hz, \(f) Hz sine")
+            }
+        }
+    }
+
+    func testAliasFreeQualityKeepsSinesAndStopsAtNyquist() throws {
+        for rate in [44100, 48000] {
+            try assertSineSNR(from: rate, to: 22050, frequencies: [100, 1000, 5000, 9000], quality: .aliasFree)
+            // Just above the output Nyquist frequency: `.high` lets this fold into its
+            // transition band; `.aliasFree` must not.
+            let level = try aliasLevel(from: rate, frequency: 11500, quality: .aliasFree)
+            XCTAssertLessThan(level, -85, "\(rate) Hz, 11.5 kHz sine")
+        }
+        try assertSineSNR(from: 88200, to: 22050, frequencies: [440, 9000], quality: .aliasFree)  // folded kernel
+    }
+
+    func testOutputLengthIsCeilingOfScaledInputForAnyLength() throws {
+        // Half-band stages round up at each halving; the result must still be ⌈n·to/from⌉,
+        // and the grouped kernel's leftover outputs (fewer than four) must be computed.
+        for from in [44100, 48000, 88200, 96000] {
+            let resampler = try Resampler(from: from, to: 22050)
+            for n in 1...41 {
+                let input = [Float](repeating: 0.25, count: n)
+                let output = resampler.process(input)
+                XCTAssertEqual(output.count, (n * 22050 + from - 1) / from, "\(from) Hz, \(n) samples")
+                XCTAssertTrue(output.allSatisfy { $0.isFinite && abs($0) < 1 }, "\(from) Hz, \(n) samples")
+            }
+        }
+        // Every output of a constant signal, away from the ends, is that constant (unit DC gain
+        // of every phase and of the grouped rows).
+        for from in [44100, 48000, 96000] {
+            let output = try Resampler(from: from, to: 22050).process([Float](repeating: 0.25, count: from))
+            for value in output[200..<(output.count - 200)] { XCTAssertEqual(value, 0.25, accuracy: 1e-4) }
+        }
+    }
+
+    func testRejectsStopBandOutsideItsRange() {
+        XCTAssertThrowsError(try Resampler(from: 44100, to: 22050, quality: .init(passband: 0.85, attenuation: 90, stopband: 0.95)))
+        XCTAssertThrowsError(try Resampler(from: 44100, to: 22050, quality: .init(passband: 0.85, attenuation: 90, stopband: 1.3)))
+    }
+
     func testSameRateIsIdentityAndEmptyStaysEmpty() throws {
         let input: [Float] = [0.1, -0.2, 0.3]
         XCTAssertEqual(try Resampler(from: 22050, to: 22050).process(input), input)
@@ -71,15 +127,29 @@ final class ResamplerTests: XCTestCase {
         try assertSineSNR(from: 48000, to: 22050, frequencies: [1000, 5000], minimum: 60, quality: .fast)
     }
 
+    /// Prints the best of three runs, wall-clock and process CPU time (both threads), for the
+    /// default quality and for `.aliasFree` (the previous default's response).
     func testThroughput() throws {
         for rate in [48000, 44100] {
-            let resampler = try Resampler(from: rate, to: 22050)
             let input = TestAudio.sine(frequency: 440, sampleRate: rate, seconds: 30)
-            let start = Date()
-            let output = resampler.process(input)
-            let seconds = Date().timeIntervalSince(start)
-            print("Resampler \(rate)→22050: 30 s of audio in \(String(format: "%.1f", seconds * 1000)) ms (\(Int(30 / seconds))× real time)")
-            XCTAssertEqual(output.count, 30 * 22050)
+            for (name, quality) in [("high", Resampler.Quality.high), ("aliasFree", .aliasFree)] {
+                let resampler = try Resampler(from: rate, to: 22050, quality: quality)
+                var wall = Double.infinity, cpu = Double.infinity
+                for _ in 0..<3 {
+                    let start = Date(), cpuStart = processCPUSeconds()
+                    let output = resampler.process(input)
+                    wall = min(wall, Date().timeIntervalSince(start))
+                    cpu = min(cpu, processCPUSeconds() - cpuStart)
+                    XCTAssertEqual(output.count, 30 * 22050)
+                }
+                print("Resampler \(rate)→22050 (\(name)): 30 s of audio in \(String(format: "%.1f", wall * 1000)) ms wall, \(String(format: "%.1f", cpu * 1000)) ms CPU (\(Int(30 / wall))× real time)")
+            }
         }
+    }
+
+    private func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }
