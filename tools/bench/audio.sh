@@ -112,7 +112,7 @@ compare("44.1 kHz WAV (resampled)", timbre["dumps"][0], one["dumps"][0])
 compare("22050 Hz WAV (no resampling)", timbre["dumps"][1], one["dumps"][1])
 if "stages_s" in timbre and "stages_s" in one:
     print()
-    print("one file at a time on one thread/process, summed over the corpus (s):")
+    print("one file at a time, summed over the corpus (s); Timbre's resampler may split a long file across cores:")
     print(f"{'':34}{'decode':>10}{'resample':>10}{'log-mel':>10}{'total':>10}")
     for name, st in [("timbre", timbre["stages_s"]), (one["tool"], one["stages_s"])]:
         print(f"{name:34}{st['decode']:10.2f}{st['resample']:10.2f}{st['log_mel']:10.2f}{sum(st.values()):10.2f}")
