@@ -129,23 +129,25 @@ public final class Conv2d: Layer {
                     let samples = b0..<min(s.batch, b0 + G), n = samples.count * P
                     im2colForward(col, inp.data, s, geometry, outH: outputShape.height, outW: outputShape.width,
                                   samples: samples)
-                    // Pairs (output gradient, leading dimension, columns) covering the group: one
-                    // per sample over dout itself, or one over the group's channel-major copy.
-                    var parts: [(dy: UnsafeMutablePointer<Float>, ld: Int, col: UnsafeMutablePointer<Float>, width: Int)] = []
-                    if direct {
-                        for b in samples { parts.append((dout + b * K * P, P, col + (b - b0) * P, P)) }
-                    } else {
+                    // The group's output gradient as (pointer, leading dimension) blocks with their
+                    // column blocks: one per sample over dout itself, or one channel-major copy.
+                    let blocks = direct ? samples.count : 1
+                    if !direct {
                         permuteBatchChannel(product, dout + b0 * K * P, batch: samples.count, channels: K, plane: P,
                                             toBatchMajor: false)
-                        parts.append((product, n, col, n))
                     }
-                    for part in parts {
+                    func block(_ i: Int) -> (dy: UnsafeMutablePointer<Float>, ld: Int, col: UnsafeMutablePointer<Float>, width: Int) {
+                        direct ? (dout + (b0 + i) * K * P, P, col + i * P, P) : (product, n, col, n)
+                    }
+                    for i in 0..<blocks {
+                        let part = block(i)
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(K), Int32(R), Int32(part.width),
                                     1, part.dy, Int32(part.ld), part.col, Int32(n), 1, dw.baseAddress, Int32(R))
                     }
                     guard computesInputGradient else { continue }
                     // The column matrix is no longer needed: it becomes dcol.
-                    for part in parts {
+                    for i in 0..<blocks {
+                        let part = block(i)
                         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(R), Int32(part.width), Int32(K),
                                     1, w.baseAddress, Int32(R), part.dy, Int32(part.ld), 0, part.col, Int32(n))
                     }

@@ -12,7 +12,7 @@ public final class BaselineCNN: TaggingNetwork {
     let pool = GlobalAvgPool()
     let embeddingLinear: Linear
     let embeddingNorm: BatchNorm1d
-    let embeddingReLU = ReLU()
+    let embeddingReLU = ReLU(inPlace: true)
     let dropout: Dropout
     let classifier: Linear
 
@@ -26,7 +26,7 @@ public final class BaselineCNN: TaggingNetwork {
             let conv = Conv2d(name: "features.\(i).0", inChannels: inChannels, outChannels: width, kernelSize: 3,
                               stride: 1, padding: 1, bias: false, rng: &rng, workspace: workspace)
             conv.computesInputGradient = i > 0
-            features.append((conv, BatchNorm2d(name: "features.\(i).1", numFeatures: width), ReLU(),
+            features.append((conv, BatchNorm2d(name: "features.\(i).1", numFeatures: width), ReLU(inPlace: true),
                              MaxPool2d(kernelSize: 2)))
             inChannels = width
         }

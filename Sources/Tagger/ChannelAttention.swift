@@ -5,7 +5,7 @@ import NeuralNet
 final class ChannelAttention: Layer {
     let squeeze = GlobalAvgPool()
     let fc1: Linear
-    let relu = ReLU()
+    let relu = ReLU(inPlace: true)
     let fc2: Linear
     let gate = Sigmoid()
     let excite = ChannelScale()

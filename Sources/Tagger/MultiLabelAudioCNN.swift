@@ -11,13 +11,13 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
 
     let stemConv: Conv2d
     let stemNorm: BatchNorm2d
-    let stemReLU = ReLU()
+    let stemReLU = ReLU(inPlace: true)
     let stemPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
     let stages: [[ResidualBlock]]
     let pool = GlobalAvgPool()
     let embeddingLinear: Linear
     let embeddingNorm: BatchNorm1d
-    let embeddingReLU = ReLU()
+    let embeddingReLU = ReLU(inPlace: true)
     let dropout: Dropout
     let classifier: Linear
 

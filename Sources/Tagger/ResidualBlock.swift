@@ -5,14 +5,14 @@ import NeuralNet
 final class ResidualBlock: Layer {
     let conv1: Conv2d
     let bn1: BatchNorm2d
-    let relu1 = ReLU()
+    let relu1 = ReLU(inPlace: true)
     let conv2: Conv2d
     let bn2: BatchNorm2d
     let attention: ChannelAttention?
     let shortcutConv: Conv2d?
     let shortcutNorm: BatchNorm2d?
     let residual = Addition()
-    let relu2 = ReLU()
+    let relu2 = ReLU(inPlace: true)
     private let inputGradient = FloatStorage()
     private var inputCount = 0
 

@@ -137,6 +137,20 @@ final class LayerBehaviourTests: XCTestCase {
         XCTAssertTrue(eval.buffer.allSatisfy { $0 == 2 })
     }
 
+    func testInPlaceReLUOverwritesItsInputAndGradient() throws {
+        let relu = ReLU(inPlace: true)
+        let h = LayerHarness(shape: ActivationShape(batch: 1, channels: 2, height: 1, width: 5)) { _, i in Float(i) - 4.5 }
+        let out = try relu.forward(h.activation, training: true)
+        XCTAssertEqual(out.data, h.input.pointer)
+        XCTAssertEqual(Array(out.buffer), [0, 0, 0, 0, 0, 0.5, 1.5, 2.5, 3.5, 4.5])
+        var dout: [Float] = (1...10).map(Float.init)
+        try dout.withUnsafeMutableBufferPointer { d in
+            let dinp = try relu.backward(d.baseAddress!)
+            XCTAssertEqual(dinp, d.baseAddress!)
+        }
+        XCTAssertEqual(dout, [0, 0, 0, 0, 0, 6, 7, 8, 9, 10])
+    }
+
     func testBuffersAreReusedAcrossCalls() throws {
         var rng = SeededGenerator(seed: 32)
         let conv = Conv2d(name: "c", inChannels: 2, outChannels: 2, kernelSize: 3, padding: 1, rng: &rng)
