@@ -171,11 +171,3 @@ public final class BatchNorm: Layer {
 
 public typealias BatchNorm2d = BatchNorm
 public typealias BatchNorm1d = BatchNorm
-
-extension Tensor {
-    /// A tensor of ones.
-    public init(ones shape: [Int]) {
-        self.init(zeros: shape)
-        for i in data.indices { data[i] = 1 }
-    }
-}

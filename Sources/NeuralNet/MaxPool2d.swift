@@ -7,6 +7,8 @@ public final class MaxPool2d: Layer {
     /// For every output, the index of the winning input within its (H·W) plane.
     private let argmax = BufferStorage<Int32>()
     private var inputShape: ActivationShape?
+    /// Whether the last forward recorded the winners (training); evaluation skips them.
+    private var routed = false
     private var outputShape = ActivationShape(batch: 0, channels: 0)
 
     /// PyTorch's default stride is the kernel size.
@@ -28,6 +30,11 @@ public final class MaxPool2d: Layer {
         let out = output.reserve(outputShape.count)
         let (H, W, k, st, pad) = (s.height, s.width, geometry.kernel, geometry.stride, geometry.padding)
         let inBox = SendablePointer(inp.data), outBox = SendablePointer(out)
+        routed = training
+        guard training else {
+            maxOnly(out, inp.data, s, outH: outH, outW: outW)
+            return Activation(data: out, shape: outputShape)
+        }
         let argBox = SendablePointer(argmax.reserve(outputShape.count))
         Parallel.forEachChunk(s.batch * s.channels, grain: max(1, 4096 / max(1, H * W))) { planes in
             for plane in planes {
@@ -63,6 +70,7 @@ public final class MaxPool2d: Layer {
     // dout is (B,C,H',W'), dinp is (B,C,H,W)
     public func backward(_ dout: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
         guard let s = inputShape else { throw backwardBeforeForward("MaxPool2d") }
+        guard routed else { throw ShapeError("MaxPool2d.backward needs forward(training: true): evaluation does not record the winners") }
         let dinp = inputGradient.reserve(s.count)
         let P = s.planeSize, Q = outputShape.planeSize
         let dinBox = SendablePointer(dinp), dBox = SendablePointer(dout)
@@ -76,5 +84,35 @@ public final class MaxPool2d: Layer {
             }
         }
         return dinp
+    }
+
+    /// The evaluation forward: the same maxima without their positions, separably — the max over
+    /// the window's rows for every column, then over the window's columns. NaN wins as in PyTorch.
+    private func maxOnly(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutablePointer<Float>, _ s: ActivationShape,
+                         outH: Int, outW: Int) {
+        let (H, W, k, st, pad) = (s.height, s.width, geometry.kernel, geometry.stride, geometry.padding)
+        let inBox = SendablePointer(inp), outBox = SendablePointer(out)
+        Parallel.forEachChunk(s.batch * s.channels, grain: max(1, 4096 / max(1, H * W))) { planes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { columnMax in
+                let m = columnMax.baseAddress!
+                for plane in planes {
+                    let x = inBox.pointer + plane * H * W, y = outBox.pointer + plane * outH * outW
+                    for oh in 0..<outH {
+                        let h0 = max(0, oh * st - pad), h1 = min(H, oh * st - pad + k)
+                        m.update(from: x + h0 * W, count: W)
+                        for ih in (h0 + 1)..<max(h0 + 1, h1) {
+                            let row = x + ih * W
+                            for w in 0..<W { let v = row[w]; m[w] = (v > m[w] || v != v) ? v : m[w] }
+                        }
+                        for ow in 0..<outW {
+                            let w0 = max(0, ow * st - pad), w1 = min(W, ow * st - pad + k)
+                            var best = m[w0]
+                            for w in (w0 + 1)..<max(w0 + 1, w1) { let v = m[w]; best = (v > best || v != v) ? v : best }
+                            y[oh * outW + ow] = best
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -40,6 +40,14 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
+extension Tensor {
+    /// A tensor of ones.
+    public init(ones shape: [Int]) {
+        self.init(zeros: shape)
+        for i in data.indices { data[i] = 1 }
+    }
+}
+
 /// A tensor of the wrong shape or size reached an operation.
 public struct ShapeError: Error, CustomStringConvertible, Equatable {
     public let message: String

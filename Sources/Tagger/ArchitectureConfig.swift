@@ -57,10 +57,14 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
     /// What is wrong with this configuration, empty when a network can be built from it.
     public var problems: [String] {
         var found: [String] = []
-        if numGenres < 1 { found.append("num_genres must be at least 1, got \(numGenres)") }
-        if inputChannels < 1 { found.append("input_channels must be at least 1, got \(inputChannels)") }
-        if baseChannels < 1 { found.append("base_channels must be at least 1, got \(baseChannels)") }
-        if embeddingDim < 1 { found.append("embedding_dim must be at least 1, got \(embeddingDim)") }
+        // Upper bounds only keep absurd values from exhausting memory; real models are far below.
+        func check(_ name: String, _ value: Int, _ upper: Int) {
+            if !(1...upper).contains(value) { found.append("\(name) must be in 1...\(upper), got \(value)") }
+        }
+        check("num_genres", numGenres, 100_000)
+        check("input_channels", inputChannels, 64)
+        check("base_channels", baseChannels, 1024)
+        check("embedding_dim", embeddingDim, 65_536)
         if !(dropout >= 0 && dropout < 1) { found.append("dropout must be in [0, 1), got \(dropout)") }
         if kind == .resnetSE {
             if blocks.isEmpty || blocks.contains(where: { $0 < 1 }) {
@@ -68,6 +72,7 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
             }
             if blocks.count > 8 { found.append("blocks may list at most 8 stages, got \(blocks.count)") }
             if attentionReduction < 1 { found.append("attention_reduction must be at least 1, got \(attentionReduction)") }
+            if blocks.contains(where: { $0 > 64 }) { found.append("blocks may hold at most 64 per stage, got \(blocks)") }
         }
         return found
     }

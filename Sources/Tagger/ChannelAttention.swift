@@ -39,17 +39,6 @@ final class ChannelAttention: Layer {
         d = try relu.backward(d)
         d = try fc1.backward(d)
         let dxSqueeze = try squeeze.backward(d)
-        return try sum(dxDirect, dxSqueeze, count: inputCount, into: inputGradient)
+        return elementwiseSum(dxDirect, dxSqueeze, count: inputCount, into: inputGradient)
     }
-}
-
-/// out = a + b over `count` values, in `storage`.
-func sum(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int,
-         into storage: FloatStorage) throws(ShapeError) -> UnsafeMutablePointer<Float> {
-    let out = storage.reserve(count)
-    let aBox = SendablePointer(a), bBox = SendablePointer(b), outBox = SendablePointer(out)
-    Parallel.forEachChunk(count, grain: 65536) { range in
-        for i in range { outBox.pointer[i] = aBox.pointer[i] + bBox.pointer[i] }
-    }
-    return out
 }

@@ -24,13 +24,14 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
         var rng = SeededGenerator(seed: seed)
-        let b = max(1, config.baseChannels), inputChannels = max(1, config.inputChannels)
+        let b = min(1024, max(1, config.baseChannels)), inputChannels = max(1, config.inputChannels)
         let embeddingDim = max(1, config.embeddingDim)
         stemConv = Conv2d(name: "stem.0", inChannels: inputChannels, outChannels: b, kernelSize: 7, stride: 2,
                           padding: 3, bias: false, rng: &rng, workspace: workspace)
         stemConv.computesInputGradient = false
         stemNorm = BatchNorm2d(name: "stem.1", numFeatures: b)
-        let blocks = config.blocks.isEmpty ? [1] : config.blocks.map { max(1, $0) }
+        // Clamped so that an unvalidated configuration cannot overflow the widths below.
+        let blocks = config.blocks.isEmpty ? [1] : config.blocks.prefix(8).map { min(64, max(1, $0)) }
         var stages: [[ResidualBlock]] = []
         var inChannels = b, width = b
         for (i, count) in blocks.enumerated() {

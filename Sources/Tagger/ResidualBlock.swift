@@ -75,6 +75,6 @@ final class ResidualBlock: Layer {
             dxSkip = try shortcutNorm.backward(dxSkip)
             dxSkip = try shortcutConv.backward(dxSkip)
         }
-        return try sum(dxMain, dxSkip, count: inputCount, into: inputGradient)
+        return elementwiseSum(dxMain, dxSkip, count: inputCount, into: inputGradient)
     }
 }

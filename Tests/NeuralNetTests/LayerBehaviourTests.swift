@@ -106,6 +106,24 @@ final class LayerBehaviourTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: dinp, count: 8)), [1, 0, 2, 0, 0, 0, 0, 0])
     }
 
+    /// Evaluation takes maxima separably without recording winners; the values must equal the
+    /// training path's, NaN included, and backward must then refuse.
+    func testMaxPoolEvaluationMatchesTraining() throws {
+        for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
+            let pool = MaxPool2d(kernelSize: kernel, stride: stride, padding: padding)
+            let h = LayerHarness(shape: ActivationShape(batch: 2, channels: 3, height: 9, width: 7)) { rng, i in
+                i == 17 ? .nan : Float(Int(rng.uniform(bound: 3)))   // many ties
+            }
+            let trained = Array(try pool.forward(h.activation, training: true).buffer)
+            let evaluated = Array(try pool.forward(h.activation, training: false).buffer)
+            XCTAssertEqual(trained.count, evaluated.count)
+            for (a, b) in zip(trained, evaluated) { XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(a) vs \(b)") }
+            XCTAssertTrue(evaluated.contains { $0.isNaN })
+            var dout = [Float](repeating: 1, count: evaluated.count)
+            XCTAssertThrowsError(try dout.withUnsafeMutableBufferPointer { try pool.backward($0.baseAddress!) })
+        }
+    }
+
     func testMaxPoolPaddingNeverWins() throws {
         let pool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
         let h = LayerHarness(shape: ActivationShape(batch: 1, channels: 1, height: 3, width: 3)) { _, i in -Float(i) - 1 }

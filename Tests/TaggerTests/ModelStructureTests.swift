@@ -137,6 +137,13 @@ final class ModelStructureTests: XCTestCase {
         XCTAssertThrowsError(try ArchitectureConfig(numGenres: 0, blocks: []).validate()) {
             XCTAssertTrue("\($0)".contains("num_genres") && "\($0)".contains("blocks"), "\($0)")
         }
+        XCTAssertThrowsError(try ArchitectureConfig(numGenres: 3, baseChannels: 1 << 40, dropout: 1).validate()) {
+            XCTAssertTrue("\($0)".contains("base_channels") && "\($0)".contains("dropout"), "\($0)")
+        }
+        // Even unvalidated, an absurd stage list builds a (clamped) network instead of crashing.
+        XCTAssertEqual(makeNetwork(ArchitectureConfig(numGenres: 2, baseChannels: 1, embeddingDim: 2,
+                                                      blocks: [Int](repeating: 1, count: 70)), seed: 0).stateDict().last?.name,
+                       "classifier.bias")
     }
 }
 
