@@ -96,6 +96,7 @@ func tagQueuedTracks(_ db: Database, tagging: TaggingOptions) throws {
     let total = try db.jobs.openCount(kind: JobKind.tag)
     guard total > 0 else { return }
     print("tagging \(total) tracks with model \(model.version.version)")
+    fflush(nil)  // stdout before the progress bar on stderr, also when stdout is a pipe
     let worker = try Worker(pool: db.pool, model: model, options: options)
     let progress = ProgressReporter(label: "tagging", total: total)
     let started = Date()

