@@ -5,10 +5,12 @@ import Foundation
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
-        abstract: "Index libraries: find new, changed, moved and deleted files and queue them for tagging."
+        abstract: "Index libraries (new, changed, moved and deleted files) and tag what is queued with the active model."
     )
 
     @Argument(help: "A library id or a path inside a library (default: every library).") var library: String?
+    @Flag(help: "Only index and queue; leave tagging to `timbre worker`.") var noTag = false
+    @OptionGroup var tagging: TaggingOptions
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
@@ -26,7 +28,7 @@ struct ScanCommand: ParsableCommand {
                 libraries = try db.libraries.list()
                 if libraries.isEmpty { throw ValidationError("no libraries yet; add one with `timbre library add PATH`") }
             }
-            let crawler = Crawler(pool: db.pool)
+            let crawler = Crawler(pool: db.pool, metadataReader: FileTagReader.read)
             for library in libraries {
                 let progress = ScanProgressLine(root: library.rootPath)
                 let started = Date()
@@ -39,8 +41,12 @@ struct ScanCommand: ParsableCommand {
                 for entry in report.skipped.prefix(20) { print("  skipped \(entry.relativePath): \(entry.message)") }
                 if report.skipped.count > 20 { print("  … and \(report.skipped.count - 20) more skipped") }
             }
-            let queued = try db.jobs.counts(kind: JobKind.tag)[.queued] ?? 0
-            print("\(queued) tracks are waiting to be tagged")
+            if noTag {
+                let queued = try db.jobs.counts(kind: JobKind.tag)[.queued] ?? 0
+                print("\(queued) tracks are waiting to be tagged")
+            } else {
+                try tagQueuedTracks(db, tagging: tagging)
+            }
         }
     }
 }

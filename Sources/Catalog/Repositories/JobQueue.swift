@@ -123,6 +123,45 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// Extends the leases of several jobs in one statement; returns the ids `owner` still holds.
+    public func renew(jobIDs: [Int64], owner: String, lease: TimeInterval) throws -> Set<Int64> {
+        guard !jobIDs.isEmpty else { return [] }
+        return try pool.withConnection { connection in
+            let rows = try connection.query("""
+                UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+                WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2
+                RETURNING id
+                """, [jobIDs, owner, lease])
+            return Set(try (0..<rows.rowCount).map { try rows.int($0, 0) })
+        }
+    }
+
+    /// `complete` inside the caller's transaction.
+    static func complete(jobID: Int64, on connection: PostgresConnection) throws {
+        try connection.query("""
+            UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
+            WHERE id = $1 AND state IN ('queued', 'running')
+            """, [jobID])
+    }
+
+    /// Fails a job for good (whoever holds it), keeping `error`: for work that cannot succeed
+    /// on a retry, such as an undecodable file.
+    static func failPermanently(jobID: Int64, error: String, on connection: PostgresConnection) throws {
+        try connection.query("""
+            UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, last_error = $2, updated_at = now()
+            WHERE id = $1 AND state IN ('queued', 'running')
+            """, [jobID, String(error.prefix(4000))])
+    }
+
+    /// Jobs queued or running (of one kind, if given): work that is not finished.
+    public func openCount(kind: String? = nil) throws -> Int {
+        try pool.withConnection { connection in
+            Int(try connection.query("""
+                SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND ($1::text IS NULL OR kind = $1::text)
+                """, [kind]).int(0, 0))
+        }
+    }
+
     public func job(id: Int64) throws -> (job: Job, state: JobState, lastError: String?)? {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns), state, last_error FROM jobs WHERE id = $1", [id])

@@ -44,6 +44,13 @@ public struct ModelRepository: Sendable {
         }
     }
 
+    public func find(version: String) throws -> ModelVersion? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT \(Self.columns) FROM models WHERE version = $1", [version])
+            return rows.rowCount == 0 ? nil : try Self.model(rows, 0)
+        }
+    }
+
     /// Makes `id` the active model, retiring the previous one, atomically. Promoting a retired
     /// model is how one rolls back.
     public func promote(id: Int64) throws {

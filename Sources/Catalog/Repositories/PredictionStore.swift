@@ -10,30 +10,42 @@ public struct PredictionStore: Sendable {
     /// the latest. Labels absent from `probabilities` but stored earlier are removed, so the
     /// stored set is exactly this run's. The track becomes `tagged`.
     public func write(trackID: Int64, modelID: Int64, probabilities: [String: Float], embedding: [Float]?) throws {
+        try Self.validate(probabilities: probabilities, embedding: embedding)
+        try pool.withTransaction { connection in
+            try Self.write(trackID: trackID, modelID: modelID, probabilities: probabilities, embedding: embedding, on: connection)
+        }
+    }
+
+    /// Throws unless every probability is in [0, 1] and the embedding is non-empty and finite.
+    public static func validate(probabilities: [String: Float], embedding: [Float]?) throws {
         for (label, probability) in probabilities where !(probability >= 0 && probability <= 1) {
             throw CatalogError.invalidArgument("probability \(probability) for \(label) is outside [0, 1]")
         }
         if let embedding, embedding.isEmpty || embedding.contains(where: { !$0.isFinite }) {
             throw CatalogError.invalidArgument("an embedding must be non-empty and finite")
         }
+    }
+
+    /// `write` inside the caller's transaction (the worker writes a whole batch in one).
+    static func write(trackID: Int64, modelID: Int64, probabilities: [String: Float], embedding: [Float]?,
+                      on connection: PostgresConnection) throws {
+        try validate(probabilities: probabilities, embedding: embedding)
         let labels = probabilities.keys.sorted()
-        let values = labels.map { probabilities[$0]! }
-        try pool.withTransaction { connection in
+        let values = labels.map { probabilities[$0] ?? 0 }
+        try connection.query("""
+            INSERT INTO predictions (track_id, model_id, label, probability)
+            SELECT $1, $2, label, probability FROM unnest($3::text[], $4::real[]) AS p (label, probability)
+            ON CONFLICT (track_id, model_id, label) DO UPDATE SET probability = excluded.probability
+            """, [trackID, modelID, labels, values])
+        try connection.query("DELETE FROM predictions WHERE track_id = $1 AND model_id = $2 AND label <> ALL($3::text[])",
+                             [trackID, modelID, labels])
+        if let embedding {
             try connection.query("""
-                INSERT INTO predictions (track_id, model_id, label, probability)
-                SELECT $1, $2, label, probability FROM unnest($3::text[], $4::real[]) AS p (label, probability)
-                ON CONFLICT (track_id, model_id, label) DO UPDATE SET probability = excluded.probability
-                """, [trackID, modelID, labels, values])
-            try connection.query("DELETE FROM predictions WHERE track_id = $1 AND model_id = $2 AND label <> ALL($3::text[])",
-                                 [trackID, modelID, labels])
-            if let embedding {
-                try connection.query("""
-                    INSERT INTO embeddings (track_id, model_id, vector) VALUES ($1, $2, $3)
-                    ON CONFLICT (track_id, model_id) DO UPDATE SET vector = excluded.vector, created_at = now()
-                    """, [trackID, modelID, embedding])
-            }
-            try connection.query("UPDATE tracks SET status = 'tagged', last_error = NULL WHERE id = $1 AND status <> 'gone'", [trackID])
+                INSERT INTO embeddings (track_id, model_id, vector) VALUES ($1, $2, $3)
+                ON CONFLICT (track_id, model_id) DO UPDATE SET vector = excluded.vector, created_at = now()
+                """, [trackID, modelID, embedding])
         }
+        try connection.query("UPDATE tracks SET status = 'tagged', last_error = NULL WHERE id = $1 AND status <> 'gone'", [trackID])
     }
 
     /// Label → probability for one track under one model.
@@ -63,6 +75,34 @@ public struct PredictionStore: Sendable {
                 ORDER BY probability DESC LIMIT $4
                 """, [modelID, label, threshold, limit])
             return try (0..<rows.rowCount).map { (try rows.int($0, 0), Float(try rows.double($0, 1))) }
+        }
+    }
+
+    /// For each of up to `limit` tagged tracks (by id), its `perTrack` most likely labels under `modelID`.
+    public func topTags(modelID: Int64, limit: Int, perTrack: Int) throws -> [(trackID: Int64, path: String, tags: [(label: String, probability: Float)])] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                WITH chosen AS (
+                    SELECT t.id, l.root_path || '/' || t.path AS path FROM tracks t JOIN libraries l ON l.id = t.library_id
+                    WHERE t.status = 'tagged' AND EXISTS (SELECT 1 FROM predictions p WHERE p.track_id = t.id AND p.model_id = $1)
+                    ORDER BY t.id LIMIT $2
+                )
+                SELECT c.id, c.path, r.label, r.probability FROM chosen c
+                CROSS JOIN LATERAL (SELECT label, probability FROM predictions p WHERE p.track_id = c.id AND p.model_id = $1
+                                    ORDER BY probability DESC, label LIMIT $3) r
+                ORDER BY c.id, r.probability DESC, r.label
+                """, [modelID, limit, perTrack])
+            var result: [(trackID: Int64, path: String, tags: [(label: String, probability: Float)])] = []
+            for row in 0..<rows.rowCount {
+                let id = try rows.int(row, 0)
+                let tag = (label: try rows.string(row, 2), probability: Float(try rows.double(row, 3)))
+                if result.last?.trackID == id {
+                    result[result.count - 1].tags.append(tag)
+                } else {
+                    result.append((id, try rows.string(row, 1), [tag]))
+                }
+            }
+            return result
         }
     }
 }

@@ -101,10 +101,12 @@ public struct TrackRepository: Sendable {
 
     /// For the worker: the track could not be tagged (undecodable file, …).
     public func markFailed(trackID: Int64, error: String) throws {
-        try pool.withConnection { connection in
-            try connection.query("UPDATE tracks SET status = 'failed', last_error = $2 WHERE id = $1 AND status <> 'gone'",
-                                 [trackID, String(error.prefix(4000))])
-        }
+        try pool.withConnection { try Self.markFailed(trackID: trackID, error: error, on: $0) }
+    }
+
+    static func markFailed(trackID: Int64, error: String, on connection: PostgresConnection) throws {
+        try connection.query("UPDATE tracks SET status = 'failed', last_error = $2 WHERE id = $1 AND status <> 'gone'",
+                             [trackID, String(error.prefix(4000))])
     }
 
     public func updateMetadata(trackID: Int64, _ metadata: TrackMetadata) throws {

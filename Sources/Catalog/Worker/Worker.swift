@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import Tagger
+
+public struct WorkerOptions: Sendable {
+    /// Threads decoding and computing features for a batch (the network runs on one).
+    public var concurrency = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Jobs claimed at once: the unit of leasing, of the network's cross-track batches and of
+    /// the results transaction.
+    public var batchSize = 16
+    /// Seconds a claim lasts without renewal: how long a killed worker's jobs wait to come back.
+    public var lease: TimeInterval = 60
+    /// Seconds between looks at an empty queue.
+    public var pollInterval: TimeInterval = 1
+    /// How long the server may stay unreachable before the worker gives up.
+    public var reconnectTimeout: TimeInterval = 300
+    /// Chunks per track, spread evenly (so a 10-minute track costs what a 1-minute one does).
+    public var prediction = PredictionConfig()
+    /// Seconds to sit on a freshly claimed batch: lets tests kill a worker mid-batch.
+    public var holdAfterClaim: TimeInterval = 0
+    /// Names this worker in `jobs.lease_owner`.
+    public var owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+
+    public init() {}
+}
+
+/// What a worker has done so far.
+public struct WorkerProgress: Sendable, Equatable {
+    public var batches = 0
+    public var tagged = 0
+    /// Tracks whose file could not be tagged (marked failed with the error).
+    public var failed = 0
+    /// Jobs with nothing to do (track deleted or gone).
+    public var skipped = 0
+    public init() {}
+}
+
+/// Runs tagging jobs from the queue: claim a batch (`FOR UPDATE SKIP LOCKED`, leased and
+/// renewed while it runs) → decode and chunk on `concurrency` threads → one network over all
+/// the batch's chunks → probabilities and embedding for every track, the failures and the
+/// job states, in one transaction. Any number of workers, on any machines, can share a
+/// database: a job is held by one lease at a time, a killed worker's jobs come back when its
+/// lease runs out, and results are upserts, so a job that runs twice still leaves one result.
+///
+/// A file that cannot be decoded fails its track (with the error) and its job for good; it
+/// never stops the batch. A lost server connection is waited out (up to `reconnectTimeout`).
+public final class Worker {
+    public let pool: ConnectionPool
+    public let model: LoadedModel
+    public let options: WorkerOptions
+    private let inference: BatchInference
+    private let logger: Logger
+    private var queue: JobQueue { JobQueue(pool: pool) }
+
+    public init(pool: ConnectionPool, model: LoadedModel, options: WorkerOptions = WorkerOptions(),
+                logger: Logger = Logger(label: "timbre.worker")) throws {
+        guard options.lease > 0, options.batchSize > 0 else {
+            throw CatalogError.invalidArgument("the lease and the batch size must be positive")
+        }
+        self.pool = pool
+        self.model = model
+        self.options = options
+        self.logger = logger
+        inference = try BatchInference(bundle: model.bundle, config: options.prediction)
+    }
+
+    /// Runs batches until `shouldStop` says so or, with `drain`, until no tagging job is queued
+    /// or running (waiting out other workers' leases). `progress` is called after every batch.
+    @discardableResult
+    public func run(drain: Bool, shouldStop: () -> Bool = { false },
+                    progress: (WorkerProgress) -> Void = { _ in }) throws -> WorkerProgress {
+        var total = WorkerProgress()
+        var unreachableSince: Date?
+        while !shouldStop() {
+            do {
+                let done = try runBatch()
+                unreachableSince = nil
+                if done.batches > 0 {
+                    total.batches += done.batches; total.tagged += done.tagged
+                    total.failed += done.failed; total.skipped += done.skipped
+                    progress(total)
+                    continue
+                }
+                if drain, try queue.openCount(kind: JobKind.tag) == 0 { break }
+            } catch let error as CatalogError where error.isTransient {
+                let since = unreachableSince ?? Date()
+                unreachableSince = since
+                guard Date().timeIntervalSince(since) < options.reconnectTimeout else { throw error }
+                logger.warning("database unavailable, retrying: \(error)")
+            }
+            Thread.sleep(forTimeInterval: options.pollInterval)
+        }
+        return total
+    }
+
+    /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim.
+    public func runBatch() throws -> WorkerProgress {
+        var done = WorkerProgress()
+        let jobs = try queue.claim(limit: options.batchSize, lease: options.lease, owner: options.owner, kind: JobKind.tag)
+        guard !jobs.isEmpty else { return done }
+        done.batches = 1
+        let renewal = LeaseRenewal(queue: queue, jobIDs: jobs.map(\.id), owner: options.owner, lease: options.lease, logger: logger)
+        renewal.start()
+        defer { renewal.stop() }
+        if options.holdAfterClaim > 0 { Thread.sleep(forTimeInterval: options.holdAfterClaim) }
+
+        // Where each job's file is; jobs whose track is gone have nothing to do.
+        let tracks = TrackRepository(pool: pool)
+        var work: [(job: Job, trackID: Int64, path: String)] = []
+        var outcomes: [Int64: Outcome] = [:]
+        for job in jobs {
+            guard let trackID = job.trackID else { outcomes[job.id] = .failed(trackID: nil, error: "a tag job needs a track"); continue }
+            guard let location = try tracks.location(trackID: trackID), location.track.status != .gone else {
+                outcomes[job.id] = .skipped
+                continue
+            }
+            work.append((job, trackID, location.absolutePath))
+        }
+
+        let features = computeFeatures(paths: work.map(\.path))
+        var ready: [(index: Int, chunks: TrackChunks)] = []
+        for (index, result) in features.enumerated() {
+            switch result {
+            case let .success(chunks): ready.append((index, chunks))
+            case let .failure(error): outcomes[work[index].job.id] = .failed(trackID: work[index].trackID, error: "\(error)")
+            }
+        }
+        do {
+            let predictions = try inference.predict(ready.map(\.chunks.chunks))
+            for (item, prediction) in zip(ready, predictions) {
+                let entry = work[item.index]
+                let probabilities = Dictionary(uniqueKeysWithValues: zip(model.bundle.labels, prediction.probabilities))
+                do {
+                    try PredictionStore.validate(probabilities: probabilities, embedding: prediction.embedding)
+                    outcomes[entry.job.id] = .tagged(trackID: entry.trackID, probabilities: probabilities, embedding: prediction.embedding)
+                } catch {
+                    outcomes[entry.job.id] = .failed(trackID: entry.trackID, error: "the model gave unusable output: \(error)")
+                }
+            }
+        } catch {
+            // The network refused the input shape: no track of this batch can be tagged by this model.
+            for item in ready { outcomes[work[item.index].job.id] = .failed(trackID: work[item.index].trackID, error: "model error: \(error)") }
+        }
+
+        try write(outcomes)
+        for outcome in outcomes.values {
+            switch outcome {
+            case .tagged: done.tagged += 1
+            case .failed: done.failed += 1
+            case .skipped: done.skipped += 1
+            }
+        }
+        let lost = renewal.lost
+        if !lost.isEmpty { logger.warning("\(lost.count) jobs' leases ran out during the batch; their results were written anyway (upserts)") }
+        return done
+    }
+
+    enum Outcome {
+        case tagged(trackID: Int64, probabilities: [String: Float], embedding: [Float])
+        case failed(trackID: Int64?, error: String)
+        case skipped
+    }
+
+    /// Decodes and chunks the files on `concurrency` threads, each taking the next file.
+    private func computeFeatures(paths: [String]) -> [Result<TrackChunks, any Error>] {
+        let slots = ResultSlots(count: paths.count)
+        let inference = self.inference
+        let threads = min(options.concurrency, paths.count)
+        guard threads > 0 else { return [] }
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while let index = slots.nextIndex() {
+                let result: Result<TrackChunks, any Error>
+                do { result = .success(try inference.features(path: paths[index])) } catch { result = .failure(error) }
+                slots.set(index, result)
+            }
+        }
+        return slots.results
+    }
+
+    /// All of a batch's results and job states in one transaction, retried while the server is away.
+    private func write(_ outcomes: [Int64: Outcome]) throws {
+        let modelID = model.version.id
+        let started = Date()
+        while true {
+            do {
+                try pool.withTransaction { connection in
+                    for (jobID, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+                        switch outcome {
+                        case let .tagged(trackID, probabilities, embedding):
+                            try PredictionStore.write(trackID: trackID, modelID: modelID, probabilities: probabilities,
+                                                      embedding: embedding, on: connection)
+                            try JobQueue.complete(jobID: jobID, on: connection)
+                        case let .failed(trackID, error):
+                            if let trackID { try TrackRepository.markFailed(trackID: trackID, error: error, on: connection) }
+                            try JobQueue.failPermanently(jobID: jobID, error: error, on: connection)
+                        case .skipped:
+                            try JobQueue.complete(jobID: jobID, on: connection)
+                        }
+                    }
+                }
+                return
+            } catch let error as CatalogError where error.isTransient && Date().timeIntervalSince(started) < options.reconnectTimeout {
+                logger.warning("could not store a batch's results, retrying: \(error)")
+                Thread.sleep(forTimeInterval: min(2, options.pollInterval))
+            }
+        }
+    }
+}
+
+/// Per-file results filled by several threads.
+private final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var slots: [Result<TrackChunks, any Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func nextIndex() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func set(_ index: Int, _ result: Result<TrackChunks, any Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    var results: [Result<TrackChunks, any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .failure(CatalogError.invalidArgument("no result")) }
+    }
+}
+
+extension CatalogError {
+    /// Worth waiting out: the server is away (restart, network), not a bug in the statement.
+    var isTransient: Bool {
+        switch self {
+        case .connectionFailed, .connectionLost: return true
+        case let .queryFailed(sqlState, _, _, _):
+            // 57P01-03: shutdown/cannot connect now; 08xxx: connection exceptions; 40001/40P01: retry.
+            return sqlState.hasPrefix("57P") || sqlState.hasPrefix("08") || sqlState == "40001" || sqlState == "40P01"
+        default: return isConnectionLoss
+        }
+    }
+}
