@@ -22,6 +22,8 @@ struct Timbre: ParsableCommand {
             UserCommand.self,
             LibraryCommand.self,
             ScanCommand.self,
+            WorkerCommand.self,
+            TagsCommand.self,
         ]
     )
 }
