@@ -14,18 +14,12 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     let stemReLU = ReLU(inPlace: true)
     let stemPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
     let stages: [[ResidualBlock]]
-    let pool = GlobalAvgPool()
-    let embeddingLinear: Linear
-    let embeddingNorm: BatchNorm1d
-    let embeddingReLU = ReLU(inPlace: true)
-    let dropout: Dropout
-    let classifier: Linear
+    let head: TaggingHead
 
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
         var rng = SeededGenerator(seed: seed)
         let b = min(1024, max(1, config.baseChannels)), inputChannels = max(1, config.inputChannels)
-        let embeddingDim = max(1, config.embeddingDim)
         stemConv = Conv2d(name: "stem.0", inChannels: inputChannels, outChannels: b, kernelSize: 7, stride: 2,
                           padding: 3, bias: false, rng: &rng, workspace: workspace)
         stemConv.computesInputGradient = false
@@ -47,15 +41,12 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
             inChannels = width
         }
         self.stages = stages
-        embeddingLinear = Linear(name: "embedding.0", inFeatures: width, outFeatures: embeddingDim, rng: &rng)
-        embeddingNorm = BatchNorm1d(name: "embedding.1", numFeatures: embeddingDim)
-        classifier = Linear(name: "classifier", inFeatures: embeddingDim, outFeatures: max(1, config.numGenres), rng: &rng)
-        dropout = Dropout(probability: config.dropout, seed: rng.next())
+        head = TaggingHead(features: width, config: config, rng: &rng)
     }
 
     public var stateEntries: [StateEntry] {
         stemConv.stateEntries + stemNorm.stateEntries + stages.flatMap { $0.flatMap(\.stateEntries) }
-            + embeddingLinear.stateEntries + embeddingNorm.stateEntries + classifier.stateEntries
+            + head.stateEntries
     }
 
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
@@ -68,26 +59,15 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
         for stage in stages {
             for block in stage { a = try block.forward(a, training: training) }
         }
-        a = try pool.forward(a, training: training)
-        a = try embeddingLinear.forward(a, training: training)
-        a = try embeddingNorm.forward(a, training: training)
-        let embeddings = try embeddingReLU.forward(a, training: training)
-        a = try dropout.forward(embeddings, training: training)
-        let logits = try classifier.forward(a, training: training)
+        let output = try head.forward(a, training: training)
         input.finish(training: training, batch: x.shape[0])
-        return ModelOutput(logits: logits.tensor([logits.shape.batch, logits.shape.channels]),
-                           embeddings: embeddings.tensor([embeddings.shape.batch, embeddings.shape.channels]))
+        return output
     }
 
     // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor) throws(ShapeError) {
-        try input.withGradient(dLogits, numGenres: classifier.outFeatures, model: "MultiLabelAudioCNN") { (dout) throws(ShapeError) in
-            var d = try classifier.backward(dout)
-            d = try dropout.backward(d)
-            d = try embeddingReLU.backward(d)
-            d = try embeddingNorm.backward(d)
-            d = try embeddingLinear.backward(d)
-            d = try pool.backward(d)
+        try input.withGradient(dLogits, numGenres: head.numGenres, model: "MultiLabelAudioCNN") { (dout) throws(ShapeError) in
+            var d = try head.backward(dout)
             for stage in stages.reversed() {
                 for block in stage.reversed() { d = try block.backward(d) }
             }
