@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
-        .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO"]),
+        .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO"]),
     ]
 )
