@@ -2,15 +2,20 @@ import ArgumentParser
 import Foundation
 import Tagger
 
-/// The shipped default model, relative to the working directory or the executable's checkout.
+/// The shipped default model: `$TIMBRE_MODEL`, else `models/default/model.safetensors` in the
+/// working directory or in a folder above the executable (a checkout's `.build/…/timbre`).
 func defaultModelPath() -> String {
-    let candidates: [String?] = [
-        ProcessInfo.processInfo.environment["TIMBRE_MODEL"],
-        "models/default/model.safetensors",
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("../../models/default/model.safetensors").standardizedFileURL.path,
-    ]
-    return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) } ?? "models/default/model.safetensors"
+    let relative = "models/default/model.safetensors"
+    if let path = ProcessInfo.processInfo.environment["TIMBRE_MODEL"], !path.isEmpty { return path }
+    if FileManager.default.fileExists(atPath: relative) { return relative }
+    let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    var directory = executable.resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<8 {
+        let candidate = directory.appendingPathComponent(relative).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    return relative
 }
 
 /// `timbre predict FILE…`: tags per file in the seed's JSON shape.
