@@ -38,8 +38,10 @@ public enum AudioDecoder {
         throw .unsupportedFormat(path: source.name, reason: "the content matches none of them (it starts with \(shown))")
     }
 
-    static func openReader(_ source: ByteSource, format: AudioFileFormat, scanLength: Bool = false) throws(AudioError) -> any PCMStreamReader {
-        format == .mp3 ? try MP3Reader(source: source, scanLength: scanLength) : try SndFileReader(source: source)
+    /// With `mixToMono`, a decoder that can mix channels itself does (MP3: half the synthesis work).
+    static func openReader(_ source: ByteSource, format: AudioFileFormat, scanLength: Bool = false,
+                           mixToMono: Bool = false) throws(AudioError) -> any PCMStreamReader {
+        format == .mp3 ? try MP3Reader(source: source, scanLength: scanLength, mixToMono: mixToMono) : try SndFileReader(source: source)
     }
 
     static func decode(source: ByteSource, options: DecodeOptions) throws(AudioError) -> DecodedAudio {
@@ -47,9 +49,9 @@ public enum AudioDecoder {
         if let shortfall = TruncationCheck.pcmContainerShortfall(in: source, format: format) {
             throw .corrupt(path: source.name, reason: shortfall)
         }
-        let reader = try openReader(source, format: format)
+        let reader = try openReader(source, format: format, mixToMono: true)
         let rate = Double(reader.sampleRate)
-        let sourceChannels = reader.channels
+        let sourceChannels = reader.sourceChannels
         let mono = try readMono(reader, name: source.name,
                                 startFrame: frames(options.offset, rate),
                                 wantedFrames: options.duration.map { frames($0, rate) },

@@ -7,17 +7,22 @@ import Glibc
 /// MPEG audio (MP3) through libmpg123 with Float32 output and gapless decoding: the
 /// encoder delay and padding announced in the LAME/Xing tag are cut, so the decoded
 /// length equals what was encoded. Reads through a replaced reader over `ByteSource`.
+/// With `mixToMono`, mpg123 mixes the channels' spectra before its synthesis filter bank
+/// (MPG123_MONO_MIX), so a stereo file costs one synthesis instead of two; the filter bank is
+/// linear, so this equals decoding both channels and averaging, up to rounding.
 /// Owns the mpg123 handle and deletes it once.
 final class MP3Reader: PCMStreamReader {
     private(set) var sampleRate: Int
     private(set) var channels: Int
     private(set) var declaredFrames: Int64?
+    /// Channels in the stream (2 for stereo even when mixed to mono).
+    private(set) var sourceChannels: Int
     private let source: ByteSource
     private let handle: OpaquePointer
     /// Consecutive reads that produced nothing; bounds the loop on hostile streams.
     private var idleReads = 0
 
-    init(source: ByteSource, scanLength: Bool = false) throws(AudioError) {
+    init(source: ByteSource, scanLength: Bool = false, mixToMono: Bool = false) throws(AudioError) {
         self.source = source
         var err: Int32 = 0
         guard let handle = mpg123_new(nil, &err) else {
@@ -25,8 +30,9 @@ final class MP3Reader: PCMStreamReader {
         }
         self.handle = handle
         // From here on `deinit` owns the handle, so early throws still release it.
-        self.sampleRate = 0; self.channels = 0; self.declaredFrames = nil
-        _ = mpg123_param2(handle, Int32(MPG123_FLAGS.rawValue), Int(MPG123_GAPLESS.rawValue | MPG123_QUIET.rawValue), 0)
+        self.sampleRate = 0; self.channels = 0; self.declaredFrames = nil; self.sourceChannels = 0
+        let mix = mixToMono ? MPG123_MONO_MIX.rawValue : 0
+        _ = mpg123_param2(handle, Int32(MPG123_FLAGS.rawValue), Int(MPG123_GAPLESS.rawValue | MPG123_QUIET.rawValue | mix), 0)
         // Layer III frames borrow bits from bytes before them (the bit
         // reservoir), so after a seek mpg123 must decode frames ahead unheard; LAME VBR
         // files measured here needed 8 (fewer leave silence after the seek point).
@@ -36,7 +42,8 @@ final class MP3Reader: PCMStreamReader {
         var rateCount = 0
         mpg123_rates(&rates, &rateCount)
         for i in 0..<rateCount {
-            _ = mpg123_format(handle, rates![i], Int32(MPG123_MONO.rawValue | MPG123_STEREO.rawValue), Int32(MPG123_ENC_FLOAT_32.rawValue))
+            let layouts = mixToMono ? MPG123_MONO.rawValue : MPG123_MONO.rawValue | MPG123_STEREO.rawValue
+            _ = mpg123_format(handle, rates![i], Int32(layouts), Int32(MPG123_ENC_FLOAT_32.rawValue))
         }
         let installed = mpg123_replace_reader_handle(handle, { user, buffer, count in
             guard let buffer else { return -1 }
@@ -55,6 +62,9 @@ final class MP3Reader: PCMStreamReader {
         }
         self.sampleRate = rate
         self.channels = Int(ch)
+        var frame = mpg123_frameinfo2()
+        let stereo = mpg123_info2(handle, &frame) == MPG123_OK.rawValue && frame.mode != Int32(MPG123_M_MONO.rawValue)
+        self.sourceChannels = mixToMono ? (stereo ? 2 : 1) : Int(ch)
         if scanLength { _ = mpg123_scan(handle) }
         let length = mpg123_length(handle)
         self.declaredFrames = length > 0 ? Int64(length) : nil

@@ -3,6 +3,8 @@
 protocol PCMStreamReader: AnyObject {
     var sampleRate: Int { get }
     var channels: Int { get }
+    /// Channels in the source, when the decoder mixes them before `read` (else `channels`).
+    var sourceChannels: Int { get }
     /// Frames the header declares, if it declares any. Never trusted for allocation.
     var declaredFrames: Int64? { get }
     /// Moves to `frame`; false when the stream cannot seek there.

@@ -5,6 +5,7 @@ import CSndFile
 final class SndFileReader: PCMStreamReader {
     let sampleRate: Int
     private(set) var channels: Int
+    var sourceChannels: Int { channels }
     let declaredFrames: Int64?
     private let source: ByteSource
     private let file: OpaquePointer

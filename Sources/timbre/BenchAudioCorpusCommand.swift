@@ -20,32 +20,40 @@ struct BenchAudioCorpusCommand: ParsableCommand {
     func run() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let pieces = BenchCorpusPiece.corpus + [BenchCorpusPiece.reference22050]
-        let missing = pieces.filter { !FileManager.default.fileExists(atPath: path(of: $0)) }
-        if !missing.isEmpty {
-            let progress = ProgressReporter(label: "writing corpus", total: missing.count)
-            let failures = FailureList()
-            DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { worker in
-                for index in stride(from: worker, to: missing.count, by: max(1, jobs)) {
-                    let piece = missing[index]
-                    let finalPath = path(of: piece)
-                    // Written under a temporary name and renamed, so an interrupted run never leaves a truncated file behind.
-                    let partial = "\(dir)/.partial-\(piece.fileName)"
-                    do {
-                        try AudioWriter.write(piece.render(), sampleRate: piece.sampleRate, channels: 2, to: partial, format: piece.format)
-                        try FileManager.default.moveItem(atPath: partial, toPath: finalPath)
-                        progress.advance(note: piece.fileName)
-                    } catch {
-                        failures.append("\(piece.fileName): \(error)")
-                    }
-                }
-            }
-            progress.finish()
-            if let first = failures.first { throw BenchCorpusError(message: first) }
-        }
+        try BenchCorpusPiece.writeMissing(pieces.map { ($0, path(of: $0)) }, jobs: jobs)
         for piece in pieces { print(path(of: piece)) }
     }
 
     private func path(of piece: BenchCorpusPiece) -> String { "\(dir)/\(piece.fileName)" }
+}
+
+extension BenchCorpusPiece {
+    /// Renders and writes the pieces whose file is missing, `jobs` at a time, with progress.
+    /// Each is written under a temporary name and renamed, so an interrupted run never leaves
+    /// a truncated file behind.
+    static func writeMissing(_ items: [(piece: BenchCorpusPiece, path: String)], jobs: Int) throws {
+        let missing = items.filter { !FileManager.default.fileExists(atPath: $0.path) }
+        guard !missing.isEmpty else { return }
+        let progress = ProgressReporter(label: "writing corpus", total: missing.count)
+        let failures = FailureList()
+        DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { worker in
+            for index in stride(from: worker, to: missing.count, by: max(1, jobs)) {
+                let (piece, finalPath) = missing[index]
+                let url = URL(fileURLWithPath: finalPath)
+                let partial = url.deletingLastPathComponent().appendingPathComponent(".partial-" + url.lastPathComponent).path
+                do {
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try AudioWriter.write(piece.render(), sampleRate: piece.sampleRate, channels: 2, to: partial, format: piece.format)
+                    try FileManager.default.moveItem(atPath: partial, toPath: finalPath)
+                    progress.advance(note: piece.fileName)
+                } catch {
+                    failures.append("\(piece.fileName): \(error)")
+                }
+            }
+        }
+        progress.finish()
+        if let first = failures.first { throw BenchCorpusError(message: first) }
+    }
 }
 
 struct BenchCorpusError: Error, CustomStringConvertible {

@@ -39,7 +39,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Manage the catalog database.",
-        subcommands: [Migrate.self, Status.self]
+        subcommands: [Migrate.self, Status.self, Start.self, Stop.self]
     )
 
     struct Migrate: ParsableCommand {
@@ -78,6 +78,39 @@ struct DatabaseCommand: ParsableCommand {
                 let jobs = try db.jobs.counts()
                 print("jobs: " + JobState.allCases.map { "\($0.rawValue) \(jobs[$0] ?? 0)" }.joined(separator: ", "))
             }
+        }
+    }
+
+    /// `timbre db start`: starts the embedded cluster and keeps it up between commands (for
+    /// many workers, or to save a start per command) until `timbre db stop`.
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the embedded PostgreSQL and keep it running until `timbre db stop`.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            guard database.databaseURL ?? ProcessInfo.processInfo.environment["TIMBRE_DATABASE_URL"] == nil else {
+                throw ValidationError("TIMBRE_DATABASE_URL (or --database-url) names an external server; there is no embedded one to start")
+            }
+            let cluster = try EmbeddedPostgres(home: TimbreHome.directory())
+            try cluster.start(keepRunning: true)
+            // Migrate now, so that the first worker does not have to.
+            let db = try Database.open(url: cluster.url, migrationsDirectory: database.migrations)
+            db.close()
+            print("embedded PostgreSQL running in \(cluster.directory.path) until `timbre db stop`")
+            print("url: \(cluster.url)")
+        }
+    }
+
+    /// `timbre db stop`: stops the embedded cluster now (fast shutdown; committed work is kept).
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the embedded PostgreSQL (sessions are disconnected).")
+
+        func run() throws {
+            let cluster = try EmbeddedPostgres(home: TimbreHome.directory())
+            let wasRunning = try cluster.serverIsRunning()
+            try cluster.stop()
+            print(wasRunning ? "stopped the embedded PostgreSQL in \(cluster.directory.path)" : "the embedded PostgreSQL in \(cluster.directory.path) was not running")
         }
     }
 }

@@ -11,6 +11,7 @@ struct Timbre: ParsableCommand {
             SpectrogramCommand.self,
             BenchAudioCommand.self,
             BenchEngineCommand.self,
+            BenchCatalogCommand.self,
             DemoCorpusCommand.self,
             PrepareCommand.self,
             TrainCommand.self,

@@ -62,6 +62,8 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var tagging: TaggingOptions
     @Flag(help: "Exit once no tagging job is queued or running.") var drain = false
+    @Option(help: "Write what this worker did (counts, seconds, time per stage) to this JSON file when it stops.")
+    var stats: String?
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
@@ -76,7 +78,11 @@ struct WorkerCommand: ParsableCommand {
                 let rate = Double(progress.tagged + progress.failed) / max(Date().timeIntervalSince(started), 1e-3)
                 FileHandle.standardError.write(Data("tagged \(progress.tagged), failed \(progress.failed) (\(String(format: "%.1f", rate)) tracks/s)\n".utf8))
             })
-            print("done: \(done.tagged) tagged, \(done.failed) failed, \(done.skipped) skipped in \(done.batches) batches")
+            let seconds = Date().timeIntervalSince(started)
+            print("done: \(done.tagged) tagged, \(done.failed) failed, \(done.skipped) skipped in \(done.batches) batches, "
+                  + String(format: "%.1f s", seconds))
+            print(timeSplit(done.timings))
+            if let stats { try WorkerStats(progress: done, seconds: seconds, concurrency: options.concurrency).write(to: stats) }
         }
     }
 }
@@ -111,4 +117,40 @@ func tagQueuedTracks(_ db: Database, tagging: TaggingOptions) throws {
     let seconds = Date().timeIntervalSince(started)
     print("tagged \(done.tagged), failed \(done.failed) in \(String(format: "%.1f", seconds)) s "
           + "(\(String(format: "%.1f", Double(done.tagged + done.failed) / max(seconds, 1e-3))) tracks/s)")
+    print(timeSplit(done.timings))
+}
+
+/// One line on where a worker's time went.
+func timeSplit(_ t: WorkerTimings) -> String {
+    func f(_ x: Double) -> String { String(format: "%.1f", x) }
+    return "time: decode \(f(t.decode)) s + features \(f(t.features)) s on the decode threads (\(f(t.frontEnd)) s wall), "
+        + "model \(f(t.model)) s, database \(f(t.claim + t.store)) s; \(f(t.audio / 60)) min of audio"
+}
+
+/// What `timbre worker --stats` writes.
+struct WorkerStats: Codable {
+    var tagged: Int
+    var failed: Int
+    var skipped: Int
+    var batches: Int
+    var seconds: Double
+    var concurrency: Int
+    var timings: WorkerTimings
+
+    init(progress: WorkerProgress, seconds: Double, concurrency: Int) {
+        tagged = progress.tagged; failed = progress.failed; skipped = progress.skipped; batches = progress.batches
+        self.seconds = seconds
+        self.concurrency = concurrency
+        timings = progress.timings
+    }
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ValidationError("cannot write the worker's stats to \(path): \(error.localizedDescription)")
+        }
+    }
 }

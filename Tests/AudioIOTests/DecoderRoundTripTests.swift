@@ -77,6 +77,31 @@ final class DecoderRoundTripTests: XCTestCase {
         XCTAssertGreaterThan(TestAudio.bestAlignment(mean, decoded.samples, maxLag: 100).correlation, 0.98)
     }
 
+    /// MP3 is mixed to mono inside mpg123 (one synthesis filter bank instead of two): the
+    /// result must equal decoding both channels and averaging them.
+    func testMP3MonoMixEqualsTheMeanOfTheDecodedChannels() throws {
+        let left = TestAudio.sine(frequency: 440, sampleRate: 44100, seconds: 1, amplitude: 0.6)
+        let right = TestAudio.chord(sampleRate: 44100, seconds: 1)
+        let file = path("mix.mp3")
+        try AudioWriter.write(zip(left, right).flatMap { [$0, $1] }, sampleRate: 44100, channels: 2, to: file, quality: 0.9)
+        let reader = try MP3Reader(source: ByteSource(path: file))
+        XCTAssertEqual(reader.channels, 2)
+        var stereo = [Float](repeating: 0, count: 2 * 4096)
+        var mean: [Float] = []
+        while true {
+            let n = try stereo.withUnsafeMutableBufferPointer { try reader.read(into: $0.baseAddress!, frames: 4096) }
+            if n == 0 { break }
+            for i in 0..<n { mean.append((stereo[2 * i] + stereo[2 * i + 1]) / 2) }
+        }
+        let mixed = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(mixed.sourceChannels, 2)
+        XCTAssertEqual(mixed.samples.count, mean.count)
+        let peak = mean.map(abs).max() ?? 0
+        let worst = zip(mixed.samples, mean).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertGreaterThan(peak, 0.3)
+        XCTAssertLessThan(worst, 1e-5 * peak, "mono mix vs mean of channels")
+    }
+
     func testOffsetAndDurationSelectTheRightSamples() throws {
         // A ramp makes every sample's position visible.
         let rate = 8000

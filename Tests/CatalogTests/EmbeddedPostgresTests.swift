@@ -47,5 +47,18 @@ final class EmbeddedPostgresTests: XCTestCase {
         XCTAssertEqual(third.embedded?.startedHere, true)
         XCTAssertEqual(try third.users.list().map(\.name), ["someone"], "data survives a restart")
         third.close()
+
+        // `timbre db start` holds it up: processes leaving do not stop it, `stop()` does.
+        try cluster.start(keepRunning: true)
+        let fourth = try Database.open(applicationName: "timbre:fourth", environment: environment)
+        fourth.close()
+        XCTAssertTrue(try cluster.serverIsRunning(), "a held server outlives the processes using it")
+        // `timbre db stop` is another process: it stops the server as the user that runs it.
+        try EmbeddedPostgres(home: home).stop()
+        XCTAssertFalse(try cluster.serverIsRunning())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.keepRunningMarker.path))
+        let fifth = try Database.open(environment: environment)
+        fifth.close()
+        XCTAssertFalse(try cluster.serverIsRunning(), "once stopped, the last process out stops it again")
     }
 }

@@ -23,6 +23,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public var dataDirectory: URL { directory.appendingPathComponent("data") }
     public var socketDirectory: URL { directory.appendingPathComponent("run") }
     private var logFile: URL { directory.appendingPathComponent("server.log") }
+    /// Present while `timbre db start` holds the server up: processes leaving do not stop it.
+    public var keepRunningMarker: URL { directory.appendingPathComponent("keep-running") }
 
     /// libpq URI of the `timbre` database over the private socket.
     public var url: String {
@@ -61,6 +63,13 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path)
     }
 
+    /// Initialises the cluster if needed, then starts it or reuses the running one. With
+    /// `keepRunning` the server stays up when Timbre processes end, until `stop()`.
+    public func start(keepRunning: Bool) throws {
+        try start()
+        if keepRunning { try Data("held up by `timbre db start`; `timbre db stop` stops it\n".utf8).write(to: keepRunningMarker) }
+    }
+
     /// Initialises the cluster if needed, then starts it or reuses the running one.
     public func start() throws {
         try prepareUser()
@@ -84,8 +93,9 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     /// Stops the server (fast shutdown) unless another Timbre process is still connected to it:
     /// the last process out stops it, whichever one started it. Sessions named `ownApplicationName`
     /// are ours (see `PostgresConnection.defaultApplicationName`).
+    /// A server held up by `start(keepRunning: true)` is left running.
     public func stopIfUnused(ownApplicationName: String = PostgresConnection.defaultApplicationName) throws {
-        guard try serverIsRunning() else { return }
+        guard try serverIsRunning(), !FileManager.default.fileExists(atPath: keepRunningMarker.path) else { return }
         let connection = try PostgresConnection(url: url, database: "postgres", applicationName: ownApplicationName)
         // A process that just hung up can still show for a few milliseconds: look again briefly.
         for attempt in 1...10 {
@@ -105,7 +115,17 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// Stops the server now (fast shutdown: sessions are disconnected, committed work is kept).
     public func stop() throws {
+        try? FileManager.default.removeItem(at: keepRunningMarker)
         guard try serverIsRunning() else { return }
+        if getuid() == 0, serverUser == nil {
+            // A process that did not start it (`timbre db stop`): pg_ctl runs as the data's owner.
+            var info = stat()
+            if stat(dataDirectory.path, &info) == 0, info.st_uid != 0, let entry = getpwuid(info.st_uid) {
+                serverUser = String(cString: entry.pointee.pw_name)
+            } else {
+                try prepareUser()
+            }
+        }
         try run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "-s", "stop"], step: "stop")
         startedHere = false
         logger.info("stopped the embedded PostgreSQL in \(directory.path)")

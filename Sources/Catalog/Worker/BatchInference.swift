@@ -1,14 +1,21 @@
 import AudioIO
+import Dispatch
 import Features
 import Foundation
 import NeuralNet
 import Tagger
 
-/// One track's network input: its normalised chunks and how long it is.
+/// One track's network input: its normalised chunks, how long it is, and what it cost.
 struct TrackChunks: Sendable {
     let chunks: ChunkBatch
     let duration: Double
+    /// Seconds spent decoding (with resampling) and computing the log-mel chunks.
+    let decodeSeconds: Double
+    let featureSeconds: Double
 }
+
+/// Seconds since an arbitrary start, from the monotonic clock.
+func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 /// The model side of a worker batch, the same computation as `Predictor` but across tracks:
 /// features (decode → log-mel → at most `maxChunks` chunks → normalise) may run on several
@@ -34,14 +41,17 @@ final class BatchInference: @unchecked Sendable {
     func features(path: String) throws -> TrackChunks {
         var options = DecodeOptions()
         options.targetSampleRate = bundle.frontEnd.spectrogram.sampleRate
+        let started = monotonicSeconds()
         let audio = try AudioDecoder.decode(path: path, options: options)
+        let decoded = monotonicSeconds()
         guard !audio.samples.isEmpty else { throw PredictionError.tooShort }
         let logMel = try spectrogram.logMel(audio.samples)
         var batch = try Chunker.batch(of: logMel, config: ChunkingConfig(
             frames: bundle.frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks))
         guard batch.count > 0 else { throw PredictionError.tooShort }
         batch.values.withUnsafeMutableBufferPointer { bundle.normalization.apply($0) }
-        return TrackChunks(chunks: batch, duration: Double(audio.samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate))
+        return TrackChunks(chunks: batch, duration: Double(audio.samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate),
+                           decodeSeconds: decoded - started, featureSeconds: monotonicSeconds() - decoded)
     }
 
     /// (probabilities in label order, embedding) per track, in the order given.

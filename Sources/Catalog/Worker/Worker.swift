@@ -32,7 +32,38 @@ public struct WorkerProgress: Sendable, Equatable {
     public var failed = 0
     /// Jobs with nothing to do (track deleted or gone).
     public var skipped = 0
+    /// Where the time went.
+    public var timings = WorkerTimings()
     public init() {}
+
+    mutating func add(_ other: WorkerProgress) {
+        batches += other.batches; tagged += other.tagged; failed += other.failed; skipped += other.skipped
+        timings.add(other.timings)
+    }
+}
+
+/// Seconds a worker spent in each stage, summed over its batches. Decoding and features run on
+/// several threads at once: `decode` and `features` add up every thread's time (CPU-seconds,
+/// roughly), `frontEnd` is the wall time of those parallel phases. The others are wall time of
+/// the worker's main thread (`model`: the network, with BLAS on every core).
+public struct WorkerTimings: Sendable, Equatable, Codable {
+    /// Claiming jobs and looking up their files.
+    public var claim = 0.0
+    public var decode = 0.0
+    public var features = 0.0
+    public var frontEnd = 0.0
+    public var model = 0.0
+    /// Writing results and job states (one transaction a batch).
+    public var store = 0.0
+    /// Seconds of audio in the tracks tagged.
+    public var audio = 0.0
+
+    public init() {}
+
+    mutating func add(_ other: WorkerTimings) {
+        claim += other.claim; decode += other.decode; features += other.features; frontEnd += other.frontEnd
+        model += other.model; store += other.store; audio += other.audio
+    }
 }
 
 /// Runs tagging jobs from the queue: claim a batch (`FOR UPDATE SKIP LOCKED`, leased and
@@ -76,8 +107,7 @@ public final class Worker {
                 let done = try runBatch()
                 unreachableSince = nil
                 if done.batches > 0 {
-                    total.batches += done.batches; total.tagged += done.tagged
-                    total.failed += done.failed; total.skipped += done.skipped
+                    total.add(done)
                     progress(total)
                     continue
                 }
@@ -96,6 +126,13 @@ public final class Worker {
     /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim.
     public func runBatch() throws -> WorkerProgress {
         var done = WorkerProgress()
+        var mark = monotonicSeconds()
+        /// Seconds since the last call.
+        func lap() -> Double {
+            let now = monotonicSeconds()
+            defer { mark = now }
+            return now - mark
+        }
         let jobs = try queue.claim(limit: options.batchSize, lease: options.lease, owner: options.owner, kind: JobKind.tag)
         guard !jobs.isEmpty else { return done }
         done.batches = 1
@@ -117,11 +154,16 @@ public final class Worker {
             work.append((job, trackID, location.absolutePath))
         }
 
+        done.timings.claim = max(0, lap() - options.holdAfterClaim)
         let features = computeFeatures(paths: work.map(\.path))
+        done.timings.frontEnd = lap()
         var ready: [(index: Int, chunks: TrackChunks)] = []
         for (index, result) in features.enumerated() {
             switch result {
-            case let .success(chunks): ready.append((index, chunks))
+            case let .success(chunks):
+                ready.append((index, chunks))
+                done.timings.decode += chunks.decodeSeconds
+                done.timings.features += chunks.featureSeconds
             case let .failure(error): outcomes[work[index].job.id] = .failed(trackID: work[index].trackID, error: "\(error)")
             }
         }
@@ -133,6 +175,7 @@ public final class Worker {
                 do {
                     try PredictionStore.validate(probabilities: probabilities, embedding: prediction.embedding)
                     outcomes[entry.job.id] = .tagged(trackID: entry.trackID, probabilities: probabilities, embedding: prediction.embedding)
+                    done.timings.audio += item.chunks.duration
                 } catch {
                     outcomes[entry.job.id] = .failed(trackID: entry.trackID, error: "the model gave unusable output: \(error)")
                 }
@@ -141,8 +184,10 @@ public final class Worker {
             // The network refused the input shape: no track of this batch can be tagged by this model.
             for item in ready { outcomes[work[item.index].job.id] = .failed(trackID: work[item.index].trackID, error: "model error: \(error)") }
         }
+        done.timings.model = lap()
 
         try write(outcomes)
+        done.timings.store = lap()
         for outcome in outcomes.values {
             switch outcome {
             case .tagged: done.tagged += 1
