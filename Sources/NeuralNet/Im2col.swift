@@ -11,12 +11,26 @@ public struct ConvGeometry: Sendable, Equatable {
     }
 }
 
-/// Scratch buffers shared by all convolutions of one network: the column matrix and the
-/// channel-major product. Layers run one at a time, so one pair serves every layer.
+/// Scratch buffers shared by all convolutions of one network, one set per worker: the column
+/// matrix, the channel-major product and a weight-gradient accumulator. Layers run one at a time,
+/// so one set per worker serves every layer.
 public final class ConvWorkspace {
-    let columns = FloatStorage()
-    let product = FloatStorage()
+    private var columns: [FloatStorage] = []
+    private var products: [FloatStorage] = []
+    private var weightGradients: [FloatStorage] = []
     public init() {}
+
+    /// Worker i's column matrix of at least `count` floats, for `workers` workers.
+    func columns(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&columns, workers, count) }
+    func products(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&products, workers, count) }
+    func weightGradients(_ workers: Int, count: Int) -> [SendablePointer<Float>] {
+        Self.reserve(&weightGradients, workers, count)
+    }
+
+    private static func reserve(_ storages: inout [FloatStorage], _ workers: Int, _ count: Int) -> [SendablePointer<Float>] {
+        while storages.count < workers { storages.append(FloatStorage()) }
+        return storages.prefix(workers).map { SendablePointer($0.reserve(count)) }
+    }
 }
 
 // The column matrix of a group of samples b0..<b0+G: row r = (c, ki, kj) of the C·k·k rows,
@@ -40,16 +54,14 @@ func im2colForward(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Floa
     let k = g.kernel, s = g.stride, pad = g.padding
     let G = samples.count, b0 = samples.lowerBound
     let P = outH * outW, ld = G * P
-    let colBox = SendablePointer(col), inBox = SendablePointer(UnsafeMutablePointer(mutating: inp))
-    Parallel.forEachChunk(C * k * k * G, grain: max(1, 16384 / max(1, P))) { items in
-        let col = colBox.pointer, inp = inBox.pointer
-        for item in items {
-            let r = item / G, b = b0 + item % G
-            let c = r / (k * k), ki = (r / k) % k, kj = r % k
+    // Serial: the caller runs one group per worker.
+    for r in 0..<(C * k * k) {
+        let c = r / (k * k), ki = (r / k) % k, kj = r % k
+        let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
+        let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
+        for b in samples {
             let dst = col + r * ld + (b - b0) * P
             let src = inp + (b * C + c) * H * W
-            let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
-            let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
             dst.update(repeating: 0, count: rows.lowerBound * outW)
             for oh in rows {
                 let row = dst + oh * outW
@@ -75,12 +87,9 @@ func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<F
     let k = g.kernel, s = g.stride, pad = g.padding
     let G = samples.count, b0 = samples.lowerBound
     let P = outH * outW, ld = G * P
-    let dinBox = SendablePointer(dinp), dcolBox = SendablePointer(UnsafeMutablePointer(mutating: dcol))
-    // One worker per (b, c) plane, so no two workers write the same pixel.
-    Parallel.forEachChunk(G * C, grain: max(1, 4096 / max(1, H * W))) { planes in
-        let dinp = dinBox.pointer, dcol = dcolBox.pointer
-        for plane in planes {
-            let b = b0 + plane / C, c = plane % C
+    // Serial: the caller gives each worker its own samples, so no two write the same pixel.
+    for b in samples {
+        for c in 0..<C {
             let dst = dinp + (b * C + c) * H * W
             dst.update(repeating: 0, count: H * W)
             for ki in 0..<k {
@@ -102,21 +111,19 @@ func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<F
     }
 }
 
-/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`), optionally adding `bias[k]`.
+/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`), optionally adding
+/// `bias[k]`; serial, one group per worker.
 func permuteBatchChannel(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                          batch B: Int, channels K: Int, plane P: Int, toBatchMajor: Bool,
                          bias: UnsafePointer<Float>? = nil) {
-    let dstBox = SendablePointer(dst), srcBox = SendablePointer(UnsafeMutablePointer(mutating: src))
-    let biasBox = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-    Parallel.forEachChunk(B * K, grain: max(1, 8192 / max(1, P))) { rows in
-        let dst = dstBox.pointer, src = srcBox.pointer
-        for row in rows {
-            let b = row / K, k = row % K
+    for b in 0..<B {
+        for k in 0..<K {
             let batchMajor = (b * K + k) * P, channelMajor = k * B * P + b * P
             let from = src + (toBatchMajor ? channelMajor : batchMajor)
             let to = dst + (toBatchMajor ? batchMajor : channelMajor)
-            if let bias = biasBox?.pointer[k] {
-                for p in 0..<P { to[p] = from[p] + bias }
+            if let bias {
+                let v = bias[k]
+                for p in 0..<P { to[p] = from[p] + v }
             } else {
                 to.update(from: from, count: P)
             }
