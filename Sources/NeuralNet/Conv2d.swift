@@ -73,6 +73,25 @@ public final class Conv2d: Layer {
     // inp is (B,C,H,W), out is (B,K,H',W') with H' = ⌊(H+2p−k)/s⌋+1; per worker and group of
     // samples: col = im2col(inp), out = W·col (+ bias)
     public func forward(_ inp: Activation, training: Bool = false) throws(ShapeError) -> Activation {
+        try withOptionalPointer(bias?.value.data) { (b) throws(ShapeError) in
+            try forward(inp, epilogue: ChannelEpilogue(shift: b))
+        }
+    }
+
+    /// Evaluation's conv → `norm` (running statistics) → ReLU (with `relu`) in one pass over every
+    /// sample's output, the same values as the three layers one after the other. `norm` is left
+    /// without a forward of its own: neither layer's backward may follow.
+    public func forwardEvaluation(_ inp: Activation, normalizedBy norm: BatchNorm, relu: Bool) throws(ShapeError) -> Activation {
+        guard norm.numFeatures == outChannels, bias == nil else {
+            throw ShapeError("Conv2d \(weight.name): cannot fold \(norm.weight.name) (\(norm.numFeatures) channels) into a convolution with \(outChannels) channels\(bias == nil ? "" : " and a bias")")
+        }
+        let (scale, shift) = norm.evaluationAffine()
+        let out = try forward(inp, epilogue: ChannelEpilogue(scale: scale, shift: shift, relu: relu))
+        input = nil
+        return out
+    }
+
+    private func forward(_ inp: Activation, epilogue: ChannelEpilogue) throws(ShapeError) -> Activation {
         let s = inp.shape
         guard s.channels == inChannels else {
             throw ShapeError("Conv2d \(weight.name): expected \(inChannels) input channels, got input \(s)")
@@ -92,26 +111,25 @@ public final class Conv2d: Layer {
         let out = SendablePointer(output.reserve(outputShape.count)), x = SendablePointer(inp.data)
         let geometry = geometry
         weight.value.data.withUnsafeBufferPointer { wb in
-            withOptionalPointer(bias?.value.data) { bb in
-                let w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
-                let b = bb.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-                Parallel.forEachChunk(s.batch, chunks: split.workers) { worker, run in
-                    let col = cols[worker].pointer, product = products[worker].pointer, out = out.pointer
-                    for b0 in stride(from: run.lowerBound, to: run.upperBound, by: G) {
-                        let samples = b0..<min(run.upperBound, b0 + G), n = samples.count * P
-                        im2colForward(col, x.pointer, s, geometry, outH: outH, outW: outW, samples: samples)
-                        if direct {
-                            // A sample's (K, P) product is already its NCHW output.
-                            let y = out + b0 * K * P
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
-                                        1, w.pointer, Int32(R), col, Int32(P), 0, y, Int32(P))
-                            if let b { addChannelBias(y, b.pointer, channels: K, plane: P) }
-                        } else {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(n), Int32(R),
-                                        1, w.pointer, Int32(R), col, Int32(n), 0, product, Int32(n))
-                            permuteBatchChannel(out + b0 * K * P, product, batch: samples.count, channels: K,
-                                                plane: P, toBatchMajor: true, bias: b?.pointer)
+            let w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
+            Parallel.forEachChunk(s.batch, chunks: split.workers) { worker, run in
+                let col = cols[worker].pointer, product = products[worker].pointer, out = out.pointer
+                for b0 in stride(from: run.lowerBound, to: run.upperBound, by: G) {
+                    let samples = b0..<min(run.upperBound, b0 + G), n = samples.count * P
+                    im2colForward(col, x.pointer, s, geometry, outH: outH, outW: outW, samples: samples)
+                    if direct {
+                        // A sample's (K, P) product is already its NCHW output.
+                        let y = out + b0 * K * P
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
+                                    1, w.pointer, Int32(R), col, Int32(P), 0, y, Int32(P))
+                        if !epilogue.isIdentity {
+                            for k in 0..<K { epilogue.apply(y + k * P, channel: k, count: P) }
                         }
+                    } else {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(n), Int32(R),
+                                    1, w.pointer, Int32(R), col, Int32(n), 0, product, Int32(n))
+                        permuteBatchChannel(out + b0 * K * P, product, batch: samples.count, channels: K,
+                                            plane: P, toBatchMajor: true, epilogue: epilogue)
                     }
                 }
             }
@@ -200,16 +218,8 @@ public final class Conv2d: Layer {
     }
 }
 
-/// y[k,p] += bias[k] over one sample's (K, P) output.
-private func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, channels K: Int, plane P: Int) {
-    for k in 0..<K {
-        let v = bias[k], row = y + k * P
-        for p in 0..<P { row[p] += v }
-    }
-}
-
 /// `body` with a pointer to the array's elements, or nil for no array.
-func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let array else { return body(nil) }
-    return array.withUnsafeBufferPointer { body($0.baseAddress) }
+func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { (b) throws(E) -> R in try body(b.baseAddress) }
 }

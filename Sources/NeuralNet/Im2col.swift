@@ -111,21 +111,44 @@ func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<F
     }
 }
 
-/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`), optionally adding
-/// `bias[k]`; serial, one group per worker.
+/// What a convolution does to each output channel right after its GEMM, while the values are in
+/// cache: y = y·scale[k] + shift[k] (a bias is shift alone; an evaluation BatchNorm both), then
+/// max(y, 0) with `relu`.
+struct ChannelEpilogue: @unchecked Sendable {
+    var scale: UnsafePointer<Float>?
+    var shift: UnsafePointer<Float>?
+    var relu = false
+
+    var isIdentity: Bool { scale == nil && shift == nil && !relu }
+
+    /// Applies channel k's map to `count` values at `y`; `from` (default: y itself) is the source.
+    @inline(__always)
+    func apply(_ y: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>? = nil, channel k: Int, count: Int) {
+        let x = x ?? UnsafePointer(y)
+        let a = scale?[k] ?? 1, b = shift?[k] ?? 0
+        switch (scale != nil, relu) {
+        case (true, true): for p in 0..<count { y[p] = max(x[p] * a + b, 0) }
+        case (true, false): for p in 0..<count { y[p] = x[p] * a + b }
+        case (false, true): for p in 0..<count { y[p] = max(x[p] + b, 0) }
+        case (false, false): for p in 0..<count { y[p] = x[p] + b }
+        }
+    }
+}
+
+/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`, then applying
+/// `epilogue`); serial, one group per worker.
 func permuteBatchChannel(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                          batch B: Int, channels K: Int, plane P: Int, toBatchMajor: Bool,
-                         bias: UnsafePointer<Float>? = nil) {
+                         epilogue: ChannelEpilogue = ChannelEpilogue()) {
     for b in 0..<B {
         for k in 0..<K {
             let batchMajor = (b * K + k) * P, channelMajor = k * B * P + b * P
             let from = src + (toBatchMajor ? channelMajor : batchMajor)
             let to = dst + (toBatchMajor ? batchMajor : channelMajor)
-            if let bias {
-                let v = bias[k]
-                for p in 0..<P { to[p] = from[p] + v }
-            } else {
+            if epilogue.isIdentity {
                 to.update(from: from, count: P)
+            } else {
+                epilogue.apply(to, from: from, channel: k, count: P)
             }
         }
     }

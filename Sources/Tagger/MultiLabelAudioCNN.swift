@@ -52,9 +52,13 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
         var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "MultiLabelAudioCNN")
-        a = try stemConv.forward(a, training: training)
-        a = try stemNorm.forward(a, training: training)
-        a = try stemReLU.forward(a, training: training)
+        if training {
+            a = try stemConv.forward(a, training: training)
+            a = try stemNorm.forward(a, training: training)
+            a = try stemReLU.forward(a, training: training)
+        } else {
+            a = try stemConv.forwardEvaluation(a, normalizedBy: stemNorm, relu: true)
+        }
         a = try stemPool.forward(a, training: training)
         for stage in stages {
             for block in stage { a = try block.forward(a, training: training) }

@@ -45,6 +45,7 @@ final class ResidualBlock: Layer {
     // x is (B,C,H,W), out is (B,K,H/s,W/s)
     func forward(_ x: Activation, training: Bool) throws(ShapeError) -> Activation {
         inputCount = x.shape.count
+        guard training else { return try forwardEvaluation(x) }
         var out = try conv1.forward(x, training: training)
         out = try bn1.forward(out, training: training)
         out = try relu1.forward(out, training: training)
@@ -58,6 +59,19 @@ final class ResidualBlock: Layer {
         }
         out = try residual.forward(out, skip)
         return try relu2.forward(out, training: training)
+    }
+
+    /// The same values with every BatchNorm (running statistics) and ReLU folded into the pass
+    /// that produces its input; no backward may follow.
+    private func forwardEvaluation(_ x: Activation) throws(ShapeError) -> Activation {
+        var out = try conv1.forwardEvaluation(x, normalizedBy: bn1, relu: true)
+        out = try conv2.forwardEvaluation(out, normalizedBy: bn2, relu: false)
+        if let attention { out = try attention.forward(out, training: false) }
+        var skip = x
+        if let shortcutConv, let shortcutNorm {
+            skip = try shortcutConv.forwardEvaluation(x, normalizedBy: shortcutNorm, relu: false)
+        }
+        return try residual.forward(out, skip, relu: true)
     }
 
     // dout is (B,K,H/s,W/s), dx is (B,C,H,W): the main path's and the shortcut's gradients summed
