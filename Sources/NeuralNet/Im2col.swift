@@ -18,7 +18,13 @@ public final class ConvWorkspace {
     private var columns: [FloatStorage] = []
     private var products: [FloatStorage] = []
     private var weightGradients: [FloatStorage] = []
+    private var paddedPlanes: [FloatStorage] = []
+    private let transformedWeights = FloatStorage()
     public init() {}
+
+    /// The Winograd-transformed weights of the layer running now.
+    func transformedWeights(count: Int) -> UnsafeMutablePointer<Float> { transformedWeights.reserve(count) }
+    func paddedPlanes(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&paddedPlanes, workers, count) }
 
     /// Worker i's column matrix of at least `count` floats, for `workers` workers.
     func columns(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&columns, workers, count) }
@@ -62,19 +68,20 @@ func im2colForward(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Floa
         for b in samples {
             let dst = col + r * ld + (b - b0) * P
             let src = inp + (b * C + c) * H * W
-            dst.update(repeating: 0, count: rows.lowerBound * outW)
+            // Rows are short (8 to 64 values): plain loops, no memcpy/memset call per row.
+            for i in 0..<(rows.lowerBound * outW) { dst[i] = 0 }
             for oh in rows {
                 let row = dst + oh * outW
                 let srcRow = src + (oh * s - pad + ki) * W - pad + kj
-                row.update(repeating: 0, count: cols.lowerBound)
+                for ow in 0..<cols.lowerBound { row[ow] = 0 }
                 if s == 1 {
-                    (row + cols.lowerBound).update(from: srcRow + cols.lowerBound, count: cols.count)
+                    for ow in cols { row[ow] = srcRow[ow] }
                 } else {
                     for ow in cols { row[ow] = srcRow[ow * s] }
                 }
-                (row + cols.upperBound).update(repeating: 0, count: outW - cols.upperBound)
+                for ow in cols.upperBound..<outW { row[ow] = 0 }
             }
-            (dst + rows.upperBound * outW).update(repeating: 0, count: (outH - rows.upperBound) * outW)
+            for i in (rows.upperBound * outW)..<(outH * outW) { dst[i] = 0 }
         }
     }
 }

@@ -61,7 +61,9 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
         }
         a = try stemPool.forward(a, training: training)
         for stage in stages {
-            for block in stage { a = try block.forward(a, training: training) }
+            // Inference folds the blocks' BatchNorms and ReLUs: the evaluation max-pool above
+            // already rules out a backward.
+            for block in stage { a = try training ? block.forward(a, training: true) : block.forwardInference(a) }
         }
         let output = try head.forward(a, training: training)
         input.finish(training: training, batch: x.shape[0])

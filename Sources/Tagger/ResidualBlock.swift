@@ -45,7 +45,6 @@ final class ResidualBlock: Layer {
     // x is (B,C,H,W), out is (B,K,H/s,W/s)
     func forward(_ x: Activation, training: Bool) throws(ShapeError) -> Activation {
         inputCount = x.shape.count
-        guard training else { return try forwardEvaluation(x) }
         var out = try conv1.forward(x, training: training)
         out = try bn1.forward(out, training: training)
         out = try relu1.forward(out, training: training)
@@ -61,9 +60,10 @@ final class ResidualBlock: Layer {
         return try relu2.forward(out, training: training)
     }
 
-    /// The same values with every BatchNorm (running statistics) and ReLU folded into the pass
-    /// that produces its input; no backward may follow.
-    private func forwardEvaluation(_ x: Activation) throws(ShapeError) -> Activation {
+    /// `forward(x, training: false)`'s values with every BatchNorm (running statistics) and ReLU
+    /// folded into the pass that produces its input, for inference: no backward may follow.
+    func forwardInference(_ x: Activation) throws(ShapeError) -> Activation {
+        inputCount = x.shape.count
         var out = try conv1.forwardEvaluation(x, normalizedBy: bn1, relu: true)
         out = try conv2.forwardEvaluation(out, normalizedBy: bn2, relu: false)
         if let attention { out = try attention.forward(out, training: false) }

@@ -55,8 +55,17 @@ final class WorkerSplitTests: XCTestCase {
     func testConv2dPerSampleProducts() throws {
         var rng = SeededGenerator(seed: 31)
         let conv = Conv2d(name: "c", inChannels: 3, outChannels: 5, kernelSize: 3, stride: 1, padding: 1, bias: true, rng: &rng)
+        conv.usesWinograd = false
         let shape = ActivationShape(batch: 7, channels: 3, height: 16, width: 17)
         try checkSplits(conv, shape: shape, outputCount: 7 * 5 * 16 * 17, seed: 32)
+    }
+
+    /// Winograd's forward and input gradient, in groups of samples.
+    func testConv2dWinograd() throws {
+        var rng = SeededGenerator(seed: 37)
+        let conv = Conv2d(name: "c", inChannels: 24, outChannels: 20, kernelSize: 3, stride: 1, padding: 1, bias: true, rng: &rng)
+        let shape = ActivationShape(batch: 11, channels: 24, height: 9, width: 6)
+        try checkSplits(conv, shape: shape, outputCount: 11 * 20 * 9 * 6, seed: 38)
     }
 
     /// Small planes: samples grouped into shared GEMMs, several groups per worker.
