@@ -172,7 +172,7 @@ public final class Conv2d: Layer {
         let vStride = C * G * perSample + 16, mStride = K * G * perSample + 16
         let vs = workspace.columns(workers, count: 16 * vStride)
         let ms = workspace.products(workers, count: 16 * mStride)
-        let scratch = workspace.paddedPlanes(workers, count: (2 * tr + 2) * (2 * tc + 2) + 16 * tc)
+        let scratch = workspace.paddedPlanes(workers, count: Winograd.inputScratch(height: s.height, width: s.width))
         let out = SendablePointer(output), x = SendablePointer(inp.data)
         let outShape = ActivationShape(batch: s.batch, channels: K, height: s.height, width: s.width)
         Parallel.forEachChunk(s.batch, chunks: workers) { worker, run in
@@ -185,7 +185,7 @@ public final class Conv2d: Layer {
                                 1, u.pointer + xi * K * C, Int32(C), v + xi * vStride, Int32(T), 0, m + xi * mStride, Int32(T))
                 }
                 Winograd.transformOutput(out.pointer, m, stride: mStride, outShape, outChannels: K, samples: samples,
-                                         epilogue: epilogue, scratch: scratch[worker].pointer)
+                                         epilogue: epilogue)
             }
         }
     }

@@ -46,67 +46,88 @@ enum Winograd {
     /// Tiles per sample: ⌈H/2⌉ × ⌈W/2⌉.
     static func tiles(height H: Int, width W: Int) -> (rows: Int, columns: Int) { ((H + 1) / 2, (W + 1) / 2) }
 
+    /// Floats of the scratch `transformInput` needs: the padded plane's even and odd columns.
+    static func inputScratch(height H: Int, width W: Int) -> Int {
+        let (tr, tc) = tiles(height: H, width: W)
+        return 2 * (2 * tr + 2) * (tc + 5)
+    }
+
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles t of `samples` (sample-major, then tile rows), the
-    /// matrices V[ξ] `stride` floats apart; `scratch` holds one zero-padded plane,
-    /// (2·rows + 2) × (2·columns + 2), then 16 × columns floats.
+    /// matrices V[ξ] `stride` floats apart; `scratch` holds `inputScratch` floats.
+    ///
+    /// Four neighbouring tiles at a time on SIMD4 lanes: with the zero-padded plane split into its
+    /// even and odd columns E and O, column q of tiles j…j+3 is E[j…j+3], O[j…j+3], E[j+1…j+4] or
+    /// O[j+1…j+4], and each of the 16 results is a contiguous run of V[ξ].
     static func transformInput(_ v: UnsafeMutablePointer<Float>, stride: Int, _ inp: UnsafePointer<Float>,
                                _ shape: ActivationShape, samples: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         let (C, H, W) = (shape.channels, shape.height, shape.width)
         let (tr, tc) = tiles(height: H, width: W)
         let perSample = tr * tc, T = samples.count * perSample
-        let Wp = 2 * tc + 2, Hp = 2 * tr + 2
-        let padded = scratch, rowOut = scratch + Hp * Wp
-        padded.update(repeating: 0, count: Hp * Wp)
+        // Padded row r holds input row r − 1; padded column 2x is E[x], 2x + 1 is O[x].
+        let Hp = 2 * tr + 2, Ws = tc + 5
+        let even = scratch, odd = scratch + Hp * Ws
+        scratch.update(repeating: 0, count: 2 * Hp * Ws)
         for b in samples {
             for c in 0..<C {
                 let src = inp + (b * C + c) * H * W
                 for h in 0..<H {
-                    let row = padded + (h + 1) * Wp + 1, srcRow = src + h * W
-                    for x in 0..<W { row[x] = srcRow[x] }
+                    let e = even + (h + 1) * Ws, o = odd + (h + 1) * Ws, row = src + h * W
+                    // input column w is padded column w + 1: odd w → E[(w+1)/2], even w → O[w/2]
+                    var w = 0
+                    while w + 1 < W { o[w / 2] = row[w]; e[w / 2 + 1] = row[w + 1]; w += 2 }
+                    if w < W { o[w / 2] = row[w] }
                 }
                 let base = v + c * T + (b - samples.lowerBound) * perSample
                 for i in 0..<tr {
-                    let r0 = padded + 2 * i * Wp, r1 = r0 + Wp, r2 = r1 + Wp, r3 = r2 + Wp
-                    // A tile row into rowOut[ξ][j] first: 16 scattered streams per tile would
-                    // thrash the cache (the V[ξ] lie a large power of two apart).
-                    for j in 0..<tc {
-                        let x = 2 * j
-                        // Bᵀ d: combine the rows, 4 columns at a time
-                        let d0 = SIMD4(r0[x], r0[x + 1], r0[x + 2], r0[x + 3])
-                        let d1 = SIMD4(r1[x], r1[x + 1], r1[x + 2], r1[x + 3])
-                        let d2 = SIMD4(r2[x], r2[x + 1], r2[x + 2], r2[x + 3])
-                        let d3 = SIMD4(r3[x], r3[x + 1], r3[x + 2], r3[x + 3])
-                        // (Bᵀ d) B: the same combination of every row's columns
-                        store(d0 - d2, rowOut + j, tc)
-                        store(d1 + d2, rowOut + 4 * tc + j, tc)
-                        store(d2 - d1, rowOut + 8 * tc + j, tc)
-                        store(d1 - d3, rowOut + 12 * tc + j, tc)
-                    }
                     let o = base + i * tc
-                    // Runs of 4 to 64 values: plain loops, no memcpy call per run.
-                    for xi in 0..<16 {
-                        let to = o + xi * stride, from = rowOut + xi * tc
-                        for j in 0..<tc { to[j] = from[j] }
+                    var j = 0
+                    while j < tc {
+                        @inline(__always) func load(_ plane: UnsafeMutablePointer<Float>, _ r: Int, _ x: Int) -> SIMD4<Float> {
+                            UnsafeRawPointer(plane + (2 * i + r) * Ws + x).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        // Bᵀ d per column q: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3
+                        @inline(__always) func rows(_ plane: UnsafeMutablePointer<Float>, _ x: Int)
+                            -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+                            let d0 = load(plane, 0, x), d1 = load(plane, 1, x), d2 = load(plane, 2, x), d3 = load(plane, 3, x)
+                            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+                        }
+                        let q0 = rows(even, j), q1 = rows(odd, j), q2 = rows(even, j + 1), q3 = rows(odd, j + 1)
+                        let lanes = min(4, tc - j)
+                        // (Bᵀ d) B per row: columns a0 − a2, a1 + a2, a2 − a1, a1 − a3
+                        @inline(__always) func store(_ row: Int, _ a0: SIMD4<Float>, _ a1: SIMD4<Float>,
+                                                     _ a2: SIMD4<Float>, _ a3: SIMD4<Float>) {
+                            let p = o + 4 * row * stride + j
+                            put(a0 - a2, p, lanes)
+                            put(a1 + a2, p + stride, lanes)
+                            put(a2 - a1, p + 2 * stride, lanes)
+                            put(a1 - a3, p + 3 * stride, lanes)
+                        }
+                        store(0, q0.0, q1.0, q2.0, q3.0)
+                        store(1, q0.1, q1.1, q2.1, q3.1)
+                        store(2, q0.2, q1.2, q2.2, q3.2)
+                        store(3, q0.3, q1.3, q2.3, q3.3)
+                        j += 4
                     }
                 }
             }
         }
     }
 
-    /// o[0], o[s], o[2s], o[3s] = (row·B)[0...3]
+    /// The first `lanes` lanes of x at p.
     @inline(__always)
-    private static func store(_ row: SIMD4<Float>, _ o: UnsafeMutablePointer<Float>, _ s: Int) {
-        o[0] = row[0] - row[2]
-        o[s] = row[1] + row[2]
-        o[2 * s] = row[2] - row[1]
-        o[3 * s] = row[1] - row[3]
+    private static func put(_ x: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        if lanes == 4 {
+            UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD4<Float>.self)
+        } else {
+            for l in 0..<lanes { p[l] = x[l] }
+        }
     }
 
     /// out[b,k] = Aᵀ M A for every tile, cut to H × W, then `epilogue`; M is M[ξ][k][t], the
-    /// M[ξ] `stride` floats apart; `scratch` holds 16 × columns floats.
+    /// M[ξ] `stride` floats apart. Four neighbouring tiles at a time, as in `transformInput`.
     static func transformOutput(_ out: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, stride: Int,
                                 _ shape: ActivationShape, outChannels K: Int, samples: Range<Int>,
-                                epilogue: ChannelEpilogue, scratch: UnsafeMutablePointer<Float>) {
+                                epilogue: ChannelEpilogue) {
         let (H, W) = (shape.height, shape.width)
         let (tr, tc) = tiles(height: H, width: W)
         let perSample = tr * tc, T = samples.count * perSample
@@ -115,30 +136,50 @@ enum Winograd {
                 let y = out + (b * K + k) * H * W
                 let base = m + k * T + (b - samples.lowerBound) * perSample
                 for i in 0..<tr {
-                    // Gather the tile row's 16 runs first (see transformInput).
-                    for xi in 0..<16 {
-                        let to = scratch + xi * tc, from = base + xi * stride + i * tc
-                        for j in 0..<tc { to[j] = from[j] }
-                    }
-                    for j in 0..<tc {
-                        let p = scratch + j
-                        // Aᵀ M: two rows of 4
-                        let m0 = SIMD4(p[0], p[tc], p[2 * tc], p[3 * tc])
-                        let m1 = SIMD4(p[4 * tc], p[5 * tc], p[6 * tc], p[7 * tc])
-                        let m2 = SIMD4(p[8 * tc], p[9 * tc], p[10 * tc], p[11 * tc])
-                        let m3 = SIMD4(p[12 * tc], p[13 * tc], p[14 * tc], p[15 * tc])
-                        let top = m0 + m1 + m2, bottom = m1 - m2 - m3
-                        let oh = 2 * i, ow = 2 * j
-                        y[oh * W + ow] = top[0] + top[1] + top[2]
-                        if ow + 1 < W { y[oh * W + ow + 1] = top[1] - top[2] - top[3] }
-                        if oh + 1 < H {
-                            y[(oh + 1) * W + ow] = bottom[0] + bottom[1] + bottom[2]
-                            if ow + 1 < W { y[(oh + 1) * W + ow + 1] = bottom[1] - bottom[2] - bottom[3] }
+                    var j = 0
+                    while j < tc {
+                        let lanes = min(4, tc - j)
+                        @inline(__always) func load(_ xi: Int) -> SIMD4<Float> {
+                            let p = base + xi * stride + i * tc + j
+                            if lanes == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+                            var x = SIMD4<Float>()
+                            for l in 0..<lanes { x[l] = p[l] }
+                            return x
                         }
+                        // Aᵀ M per column q: top = m0q + m1q + m2q, bottom = m1q − m2q − m3q
+                        var top = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
+                        var bottom = top
+                        func column(_ q: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+                            let m0 = load(q), m1 = load(4 + q), m2 = load(8 + q), m3 = load(12 + q)
+                            return (m0 + m1 + m2, m1 - m2 - m3)
+                        }
+                        (top.0, bottom.0) = column(0)
+                        (top.1, bottom.1) = column(1)
+                        (top.2, bottom.2) = column(2)
+                        (top.3, bottom.3) = column(3)
+                        // (Aᵀ M) A: output columns 2j' and 2j' + 1 of tiles j' = j…j+3
+                        let count = min(2 * lanes, W - 2 * j)
+                        writeRow(y + 2 * i * W + 2 * j, top.0 + top.1 + top.2, top.1 - top.2 - top.3, count)
+                        if 2 * i + 1 < H {
+                            writeRow(y + (2 * i + 1) * W + 2 * j, bottom.0 + bottom.1 + bottom.2,
+                                     bottom.1 - bottom.2 - bottom.3, count)
+                        }
+                        j += 4
                     }
                 }
                 if !epilogue.isIdentity { epilogue.apply(y, channel: k, count: H * W) }
             }
+        }
+    }
+
+    /// y[0…count) = left[0], right[0], left[1], right[1], …
+    @inline(__always)
+    private static func writeRow(_ y: UnsafeMutablePointer<Float>, _ left: SIMD4<Float>, _ right: SIMD4<Float>, _ count: Int) {
+        if count == 8 {
+            let pairs = SIMD8(left[0], right[0], left[1], right[1], left[2], right[2], left[3], right[3])
+            UnsafeMutableRawPointer(y).storeBytes(of: pairs, as: SIMD8<Float>.self)
+        } else {
+            for n in 0..<count { y[n] = n % 2 == 0 ? left[n / 2] : right[n / 2] }
         }
     }
 }
