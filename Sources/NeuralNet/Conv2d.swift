@@ -12,15 +12,15 @@ public final class Conv2d: Layer {
     /// False for a layer fed by the network input: backward then skips the input gradient and
     /// returns zeros.
     public var computesInputGradient = true
-    /// Whether a 3×3 convolution with stride 1 and padding 1 runs forward by Winograd's
-    /// F(2×2, 3×3) (`Winograd`), 2.25× fewer multiplies than im2col; backward always uses im2col.
+    /// Whether a 3×3 convolution with stride 1 and padding 1 runs by Winograd's F(2×2, 3×3)
+    /// (`Winograd`), 2.25× fewer multiplies than im2col: forward, input and weight gradients.
     public var usesWinograd = true
 
-    private let workspace: ConvWorkspace
-    private let output = FloatStorage()
+    let workspace: ConvWorkspace
+    let output = FloatStorage()
     private let inputGradient = FloatStorage()
     private var input: Activation?
-    private var outputShape = ActivationShape(batch: 0, channels: 0)
+    private(set) var outputShape = ActivationShape(batch: 0, channels: 0)
 
     /// `name` is the module path, e.g. `layers.0.0.conv1`.
     public init(name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
@@ -52,7 +52,8 @@ public final class Conv2d: Layer {
     /// batch/channel transposition is needed.
     static let directPlane = 256
 
-    /// Floats of one worker's column matrix: it stays in cache while its GEMM reads it.
+    /// Floats of one worker's column matrix (or Winograd's transformed tiles): it stays in cache
+    /// while its GEMM reads it.
     static let columnBudget = 1 << 19
 
     /// How a batch is cut: one fixed run of samples per worker, and groups of samples inside it
@@ -107,8 +108,9 @@ public final class Conv2d: Layer {
         let K = outChannels, R = columnRows, P = outH * outW
         outputShape = ActivationShape(batch: s.batch, channels: K, height: outH, width: outW)
         input = inp
-        if usesWinograd && geometry == ConvGeometry(kernel: 3, stride: 1, padding: 1) {
-            forwardWinograd(inp, epilogue: epilogue)
+        if runsWinograd {
+            winograd(inp, outChannels: outChannels, transposed: false, into: output.reserve(outputShape.count),
+                     epilogue: epilogue)
             return Activation(data: output.pointer, shape: outputShape)
         }
         let split = Split(batch: s.batch, plane: P, columnRows: R)
@@ -144,52 +146,6 @@ public final class Conv2d: Layer {
         return Activation(data: out.pointer, shape: outputShape)
     }
 
-    /// Per worker and group of samples: V = Bᵀ d B, M[ξ] = U[ξ]·V[ξ] (16 GEMMs), out = Aᵀ M A.
-    private func forwardWinograd(_ inp: Activation, epilogue: ChannelEpilogue) {
-        let out = output.reserve(outputShape.count)
-        winograd(inp, outChannels: outChannels, transposed: false, into: out, epilogue: epilogue)
-    }
-
-    /// out (B, K, H, W) = the 3×3 convolution (stride 1, padding 1) of inp (B, C, H, W) by this
-    /// layer's weights, or with `transposed` by their 180° rotation with C and K swapped (the
-    /// input gradient from the output gradient).
-    private func winograd(_ inp: Activation, outChannels K: Int, transposed: Bool, into output: UnsafeMutablePointer<Float>,
-                          epilogue: ChannelEpilogue) {
-        let s = inp.shape, C = s.channels
-        let (tr, tc) = Winograd.tiles(height: s.height, width: s.width)
-        let perSample = tr * tc
-        let workers = max(1, min(Parallel.workerCount, s.batch))
-        let perWorker = (s.batch + workers - 1) / workers
-        let most = max(1, min(perWorker, Self.columnBudget / max(1, 16 * max(C, K) * perSample)))
-        let groups = (perWorker + most - 1) / most
-        let G = (perWorker + groups - 1) / groups
-        let u = SendablePointer(workspace.transformedWeights(count: 16 * K * C))
-        weight.value.data.withUnsafeBufferPointer {
-            Winograd.transformWeights(u.pointer, $0.baseAddress!, outChannels: K, inChannels: C, transposed: transposed)
-        }
-        // The 16 matrices of V and of M a little more than a power of two apart, so that their
-        // runs do not all fall into the same cache sets.
-        let vStride = C * G * perSample + 16, mStride = K * G * perSample + 16
-        let vs = workspace.columns(workers, count: 16 * vStride)
-        let ms = workspace.products(workers, count: 16 * mStride)
-        let scratch = workspace.paddedPlanes(workers, count: Winograd.inputScratch(height: s.height, width: s.width))
-        let out = SendablePointer(output), x = SendablePointer(inp.data)
-        let outShape = ActivationShape(batch: s.batch, channels: K, height: s.height, width: s.width)
-        Parallel.forEachChunk(s.batch, chunks: workers) { worker, run in
-            let v = vs[worker].pointer, m = ms[worker].pointer
-            for b0 in stride(from: run.lowerBound, to: run.upperBound, by: G) {
-                let samples = b0..<min(run.upperBound, b0 + G), T = samples.count * perSample
-                Winograd.transformInput(v, stride: vStride, x.pointer, s, samples: samples, scratch: scratch[worker].pointer)
-                for xi in 0..<16 {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(T), Int32(C),
-                                1, u.pointer + xi * K * C, Int32(C), v + xi * vStride, Int32(T), 0, m + xi * mStride, Int32(T))
-                }
-                Winograd.transformOutput(out.pointer, m, stride: mStride, outShape, outChannels: K, samples: samples,
-                                         epilogue: epilogue)
-            }
-        }
-    }
-
     // dout is (B,K,H',W'), dinp is (B,C,H,W); per worker and group: dW += dout·colᵀ,
     // dcol = Wᵀ·dout, dinp = col2im(dcol). Workers after the first sum dW in their own buffer,
     // added in worker order at the end.
@@ -201,16 +157,22 @@ public final class Conv2d: Layer {
         let outH = outputShape.height, outW = outputShape.width
         let dinp = SendablePointer(inputGradient.reserve(s.count)), dy = SendablePointer(dout)
         if let bias { accumulateBiasGradient(bias, dout, batch: s.batch, plane: P) }
+        if !computesInputGradient { dinp.pointer.update(repeating: 0, count: s.count) }
+        if runsWinograd {
+            winogradWeightGradient(inp, dout)
+            // The input gradient is the 3×3 convolution of dout by the rotated kernels.
+            if computesInputGradient {
+                winograd(Activation(data: dout, shape: outputShape), outChannels: inChannels, transposed: true,
+                         into: dinp.pointer, epilogue: ChannelEpilogue())
+            }
+            return dinp.pointer
+        }
         let split = Split(batch: s.batch, plane: P, columnRows: R)
         let G = split.group, direct = split.direct
         let cols = workspace.columns(split.workers, count: R * G * P)
         let products = direct ? cols : workspace.products(split.workers, count: K * G * P)
         let partials = workspace.weightGradients(split.workers, count: K * R)
-        // A 3×3 convolution with stride 1 and padding 1 has as input gradient the 3×3 convolution
-        // of dout by the rotated kernels: Winograd after the weight-gradient pass.
-        let winogradInput = computesInputGradient && usesWinograd && geometry == ConvGeometry(kernel: 3, stride: 1, padding: 1)
-        let x = SendablePointer(inp.data), geometry = geometry, inputGradient = computesInputGradient && !winogradInput
-        if !computesInputGradient { dinp.pointer.update(repeating: 0, count: s.count) }
+        let x = SendablePointer(inp.data), geometry = geometry, inputGradient = computesInputGradient
         weight.grad.data.withUnsafeMutableBufferPointer { dwb in
             weight.value.data.withUnsafeBufferPointer { wb in
                 let dw = SendablePointer(dwb.baseAddress!), w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
@@ -251,10 +213,6 @@ public final class Conv2d: Layer {
                     }
                 }
             }
-        }
-        if winogradInput {
-            winograd(Activation(data: dout, shape: outputShape), outChannels: inChannels, transposed: true,
-                     into: dinp.pointer, epilogue: ChannelEpilogue())
         }
         return dinp.pointer
     }

@@ -182,4 +182,88 @@ enum Winograd {
             for n in 0..<count { y[n] = n % 2 == 0 ? left[n / 2] : right[n / 2] }
         }
     }
+    /// Floats of the scratch `transformOutputGradient` needs: the gradient plane's even and odd columns.
+    static func gradientScratch(height H: Int, width W: Int) -> Int {
+        let (tr, tc) = tiles(height: H, width: W)
+        return 2 * (2 * tr) * (tc + 4)
+    }
+
+    /// dM[ξ][k][t] = (A dY Aᵀ)[ξ] for the 2×2 output-gradient tiles dY of `samples` (zero outside
+    /// the image), the dM[ξ] `stride` floats apart; `shape` is the output's. Four tiles at a time
+    /// from the even and odd columns, as in `transformInput`.
+    static func transformOutputGradient(_ m: UnsafeMutablePointer<Float>, stride: Int, _ dout: UnsafePointer<Float>,
+                                        _ shape: ActivationShape, samples: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let (K, H, W) = (shape.channels, shape.height, shape.width)
+        let (tr, tc) = tiles(height: H, width: W)
+        let perSample = tr * tc, T = samples.count * perSample
+        let Ws = tc + 4
+        let even = scratch, odd = scratch + 2 * tr * Ws
+        scratch.update(repeating: 0, count: gradientScratch(height: H, width: W))
+        for b in samples {
+            for k in 0..<K {
+                let src = dout + (b * K + k) * H * W
+                for h in 0..<H {
+                    let e = even + h * Ws, o = odd + h * Ws, row = src + h * W
+                    var w = 0
+                    while w + 1 < W { e[w / 2] = row[w]; o[w / 2] = row[w + 1]; w += 2 }
+                    if w < W { e[w / 2] = row[w] }
+                }
+                let base = m + k * T + (b - samples.lowerBound) * perSample
+                for i in 0..<tr {
+                    var j = 0
+                    while j < tc {
+                        @inline(__always) func load(_ plane: UnsafeMutablePointer<Float>, _ r: Int) -> SIMD4<Float> {
+                            UnsafeRawPointer(plane + (2 * i + r) * Ws + j).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        let a = load(even, 0), bb = load(odd, 0), c = load(even, 1), d = load(odd, 1)
+                        let lanes = min(4, tc - j)
+                        // A dY: rows (a, b), (a + c, b + d), (a − c, b − d), (−c, −d); each row
+                        // (x, y) times Aᵀ: x, x + y, x − y, −y
+                        @inline(__always) func store(_ row: Int, _ x: SIMD4<Float>, _ y: SIMD4<Float>) {
+                            let p = base + 4 * row * stride + i * tc + j
+                            put(x, p, lanes)
+                            put(x + y, p + stride, lanes)
+                            put(x - y, p + 2 * stride, lanes)
+                            put(-y, p + 3 * stride, lanes)
+                        }
+                        store(0, a, bb)
+                        store(1, a + c, bb + d)
+                        store(2, a - c, bb - d)
+                        store(3, -c, -d)
+                        j += 4
+                    }
+                }
+            }
+        }
+    }
+
+    /// dw[k, c] += Gᵀ dU_kc G (3×3) from dU[ξ][k][c] (4×4 per kernel), the transpose of
+    /// `transformWeights`.
+    static func accumulateWeightGradient(_ dw: UnsafeMutablePointer<Float>, _ du: UnsafePointer<Float>,
+                                         outChannels K: Int, inChannels C: Int) {
+        let dwBox = SendablePointer(dw), duBox = SendablePointer(UnsafeMutablePointer(mutating: du))
+        Parallel.forEachChunk(K, grain: max(1, 4096 / max(1, C))) { kernels in
+            let dw = dwBox.pointer, du = duBox.pointer
+            let half = SIMD4<Float>(repeating: 0.5)
+            for k in kernels {
+                for c in 0..<C {
+                    @inline(__always) func row(_ i: Int) -> SIMD4<Float> {
+                        SIMD4(du[((4 * i) * K + k) * C + c], du[((4 * i + 1) * K + k) * C + c],
+                              du[((4 * i + 2) * K + k) * C + c], du[((4 * i + 3) * K + k) * C + c])
+                    }
+                    let u0 = row(0), u1 = row(1), u2 = row(2), u3 = row(3)
+                    // Gᵀ u: rows u0 + ½(u1 + u2), ½(u1 − u2), ½(u1 + u2) + u3
+                    let t = (u0 + half * (u1 + u2), half * (u1 - u2), half * (u1 + u2) + u3)
+                    let g = dw + (k * C + c) * 9
+                    // (Gᵀ u) G: the same combination across each row's columns
+                    @inline(__always) func add(_ r: Int, _ v: SIMD4<Float>) {
+                        g[3 * r] += v[0] + 0.5 * (v[1] + v[2])
+                        g[3 * r + 1] += 0.5 * (v[1] - v[2])
+                        g[3 * r + 2] += 0.5 * (v[1] + v[2]) + v[3]
+                    }
+                    add(0, t.0); add(1, t.1); add(2, t.2)
+                }
+            }
+        }
+    }
 }
