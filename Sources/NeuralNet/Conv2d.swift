@@ -1,7 +1,8 @@
 import COpenBLAS
 
-/// `nn.Conv2d` with a square kernel, by im2col and `cblas_sgemm`: the batch is split across the
-/// workers, each converting and multiplying its own samples with single-threaded BLAS.
+/// `nn.Conv2d` with a square kernel, by im2col and `cblas_sgemm`, or for 3×3 kernels with stride 1
+/// and padding 1 by Winograd's F(2×2, 3×3) (`Conv2d+Winograd.swift`): the batch is split across
+/// the workers, each converting and multiplying its own samples with single-threaded BLAS.
 /// Weight (K, C, k, k), optional bias (K); PyTorch's default initialisation.
 public final class Conv2d: Layer {
     public let inChannels: Int

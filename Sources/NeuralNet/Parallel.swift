@@ -1,7 +1,6 @@
 import COpenBLAS
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Carries a pointer into a parallel loop. Safe because every loop below gives each worker a
 /// disjoint range of the memory behind it.
@@ -21,20 +20,21 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    private static let override = Atomic<Int>(0)
+    private static let override = LockedCount()
 
     /// The number of chunks a loop is split into at most: `defaultWorkerCount`, unless
     /// `withWorkerCount` is running.
     public static var workerCount: Int {
-        let n = override.load(ordering: .relaxed)
+        let n = override.value
         return n > 0 ? n : defaultWorkerCount
     }
 
     /// Runs `body` with loops split into `count` chunks (tests compare splits; not for use while
     /// another thread runs layers).
     public static func withWorkerCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
-        let previous = override.exchange(max(1, count), ordering: .relaxed)
-        defer { override.store(previous, ordering: .relaxed) }
+        let previous = override.value
+        override.value = max(1, count)
+        defer { override.value = previous }
         return try body()
     }
 
@@ -66,6 +66,16 @@ public enum Parallel {
     /// Part `i` of `0..<count` cut into `chunks` nearly equal parts.
     public static func chunk(_ i: Int, of chunks: Int, count: Int) -> Range<Int> {
         (count * i / chunks)..<(count * (i + 1) / chunks)
+    }
+}
+
+/// An integer behind a lock (Synchronization's Atomic needs macOS 15; the package supports 13).
+private final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+    var value: Int {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }
 
