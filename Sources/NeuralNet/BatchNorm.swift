@@ -96,6 +96,25 @@ public final class BatchNorm: Layer {
         return Activation(data: out, shape: s)
     }
 
+    /// Evaluation's map out = inp·scale + shift per channel, from the running statistics, for a
+    /// convolution to apply to its own output (`Conv2d.forwardEvaluation`); the same arithmetic as
+    /// `forward(_:training: false)`. Valid until the next forward or call; backward then throws.
+    public func evaluationAffine() -> (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+        input = nil
+        let C = numFeatures, scale = statistics.pointer + 2 * C, shift = statistics.pointer + 3 * C
+        weight.value.data.withUnsafeBufferPointer { w in
+            bias.value.data.withUnsafeBufferPointer { b in
+                for c in 0..<C {
+                    mean[c] = runningMean.value.data[c]
+                    invStd[c] = 1 / (runningVar.value.data[c] + eps).squareRoot()
+                    scale[c] = invStd[c] * w[c]
+                    shift[c] = b[c] - mean[c] * scale[c]
+                }
+            }
+        }
+        return (UnsafePointer(scale), UnsafePointer(shift))
+    }
+
     private func normalize(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutablePointer<Float>, _ s: ActivationShape) {
         let C = s.channels, P = s.planeSize
         weight.value.data.withUnsafeBufferPointer { w in

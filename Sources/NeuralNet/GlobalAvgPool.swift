@@ -15,11 +15,9 @@ public final class GlobalAvgPool: Layer {
         let rows = s.batch * s.channels, P = s.planeSize
         let out = output.reserve(rows)
         let scale = 1 / Float(P)
-        for row in 0..<rows {
-            let x = inp.data + row * P
-            var sum: Float = 0
-            for p in 0..<P { sum += x[p] }
-            out[row] = sum * scale
+        let x = SendablePointer(inp.data), y = SendablePointer(out)
+        Parallel.forEachChunk(rows, grain: max(1, 16384 / P)) { range in
+            for row in range { y.pointer[row] = VectorMath.sum(x.pointer + row * P, P) * scale }
         }
         return Activation(data: out, shape: ActivationShape(batch: s.batch, channels: s.channels))
     }
@@ -30,7 +28,10 @@ public final class GlobalAvgPool: Layer {
         let rows = s.batch * s.channels, P = s.planeSize
         let dinp = inputGradient.reserve(s.count)
         let scale = 1 / Float(P)
-        for row in 0..<rows { (dinp + row * P).update(repeating: dout[row] * scale, count: P) }
+        let dy = SendablePointer(dout), dx = SendablePointer(dinp)
+        Parallel.forEachChunk(rows, grain: max(1, 16384 / P)) { range in
+            for row in range { (dx.pointer + row * P).update(repeating: dy.pointer[row] * scale, count: P) }
+        }
         return dinp
     }
 }

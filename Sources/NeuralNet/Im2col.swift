@@ -11,12 +11,32 @@ public struct ConvGeometry: Sendable, Equatable {
     }
 }
 
-/// Scratch buffers shared by all convolutions of one network: the column matrix and the
-/// channel-major product. Layers run one at a time, so one pair serves every layer.
+/// Scratch buffers shared by all convolutions of one network, one set per worker: the column
+/// matrix, the channel-major product and a weight-gradient accumulator. Layers run one at a time,
+/// so one set per worker serves every layer.
 public final class ConvWorkspace {
-    let columns = FloatStorage()
-    let product = FloatStorage()
+    private var columns: [FloatStorage] = []
+    private var products: [FloatStorage] = []
+    private var weightGradients: [FloatStorage] = []
+    private var paddedPlanes: [FloatStorage] = []
+    private let transformedWeights = FloatStorage()
     public init() {}
+
+    /// The Winograd-transformed weights of the layer running now.
+    func transformedWeights(count: Int) -> UnsafeMutablePointer<Float> { transformedWeights.reserve(count) }
+    func paddedPlanes(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&paddedPlanes, workers, count) }
+
+    /// Worker i's column matrix of at least `count` floats, for `workers` workers.
+    func columns(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&columns, workers, count) }
+    func products(_ workers: Int, count: Int) -> [SendablePointer<Float>] { Self.reserve(&products, workers, count) }
+    func weightGradients(_ workers: Int, count: Int) -> [SendablePointer<Float>] {
+        Self.reserve(&weightGradients, workers, count)
+    }
+
+    private static func reserve(_ storages: inout [FloatStorage], _ workers: Int, _ count: Int) -> [SendablePointer<Float>] {
+        while storages.count < workers { storages.append(FloatStorage()) }
+        return storages.prefix(workers).map { SendablePointer($0.reserve(count)) }
+    }
 }
 
 // The column matrix of a group of samples b0..<b0+G: row r = (c, ki, kj) of the C·k·k rows,
@@ -40,29 +60,28 @@ func im2colForward(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Floa
     let k = g.kernel, s = g.stride, pad = g.padding
     let G = samples.count, b0 = samples.lowerBound
     let P = outH * outW, ld = G * P
-    let colBox = SendablePointer(col), inBox = SendablePointer(UnsafeMutablePointer(mutating: inp))
-    Parallel.forEachChunk(C * k * k * G, grain: max(1, 16384 / max(1, P))) { items in
-        let col = colBox.pointer, inp = inBox.pointer
-        for item in items {
-            let r = item / G, b = b0 + item % G
-            let c = r / (k * k), ki = (r / k) % k, kj = r % k
+    // Serial: the caller runs one group per worker.
+    for r in 0..<(C * k * k) {
+        let c = r / (k * k), ki = (r / k) % k, kj = r % k
+        let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
+        let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
+        for b in samples {
             let dst = col + r * ld + (b - b0) * P
             let src = inp + (b * C + c) * H * W
-            let rows = g.validRange(offset: ki, inputSize: H, outputSize: outH)
-            let cols = g.validRange(offset: kj, inputSize: W, outputSize: outW)
-            dst.update(repeating: 0, count: rows.lowerBound * outW)
+            // Rows are short (8 to 64 values): plain loops, no memcpy/memset call per row.
+            for i in 0..<(rows.lowerBound * outW) { dst[i] = 0 }
             for oh in rows {
                 let row = dst + oh * outW
                 let srcRow = src + (oh * s - pad + ki) * W - pad + kj
-                row.update(repeating: 0, count: cols.lowerBound)
+                for ow in 0..<cols.lowerBound { row[ow] = 0 }
                 if s == 1 {
-                    (row + cols.lowerBound).update(from: srcRow + cols.lowerBound, count: cols.count)
+                    for ow in cols { row[ow] = srcRow[ow] }
                 } else {
                     for ow in cols { row[ow] = srcRow[ow * s] }
                 }
-                (row + cols.upperBound).update(repeating: 0, count: outW - cols.upperBound)
+                for ow in cols.upperBound..<outW { row[ow] = 0 }
             }
-            (dst + rows.upperBound * outW).update(repeating: 0, count: (outH - rows.upperBound) * outW)
+            for i in (rows.upperBound * outW)..<(outH * outW) { dst[i] = 0 }
         }
     }
 }
@@ -75,12 +94,9 @@ func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<F
     let k = g.kernel, s = g.stride, pad = g.padding
     let G = samples.count, b0 = samples.lowerBound
     let P = outH * outW, ld = G * P
-    let dinBox = SendablePointer(dinp), dcolBox = SendablePointer(UnsafeMutablePointer(mutating: dcol))
-    // One worker per (b, c) plane, so no two workers write the same pixel.
-    Parallel.forEachChunk(G * C, grain: max(1, 4096 / max(1, H * W))) { planes in
-        let dinp = dinBox.pointer, dcol = dcolBox.pointer
-        for plane in planes {
-            let b = b0 + plane / C, c = plane % C
+    // Serial: the caller gives each worker its own samples, so no two write the same pixel.
+    for b in samples {
+        for c in 0..<C {
             let dst = dinp + (b * C + c) * H * W
             dst.update(repeating: 0, count: H * W)
             for ki in 0..<k {
@@ -102,23 +118,44 @@ func im2colBackward(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<F
     }
 }
 
-/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`), optionally adding `bias[k]`.
+/// What a convolution does to each output channel right after its GEMM, while the values are in
+/// cache: y = y·scale[k] + shift[k] (a bias is shift alone; an evaluation BatchNorm both), then
+/// max(y, 0) with `relu`.
+struct ChannelEpilogue: @unchecked Sendable {
+    var scale: UnsafePointer<Float>?
+    var shift: UnsafePointer<Float>?
+    var relu = false
+
+    var isIdentity: Bool { scale == nil && shift == nil && !relu }
+
+    /// Applies channel k's map to `count` values at `y`; `from` (default: y itself) is the source.
+    @inline(__always)
+    func apply(_ y: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>? = nil, channel k: Int, count: Int) {
+        let x = x ?? UnsafePointer(y)
+        let a = scale?[k] ?? 1, b = shift?[k] ?? 0
+        switch (scale != nil, relu) {
+        case (true, true): for p in 0..<count { y[p] = max(x[p] * a + b, 0) }
+        case (true, false): for p in 0..<count { y[p] = x[p] * a + b }
+        case (false, true): for p in 0..<count { y[p] = max(x[p] + b, 0) }
+        case (false, false): for p in 0..<count { y[p] = x[p] + b }
+        }
+    }
+}
+
+/// src is (B, K, P), dst is (K, B·P) (or the reverse with `toBatchMajor`, then applying
+/// `epilogue`); serial, one group per worker.
 func permuteBatchChannel(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                          batch B: Int, channels K: Int, plane P: Int, toBatchMajor: Bool,
-                         bias: UnsafePointer<Float>? = nil) {
-    let dstBox = SendablePointer(dst), srcBox = SendablePointer(UnsafeMutablePointer(mutating: src))
-    let biasBox = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-    Parallel.forEachChunk(B * K, grain: max(1, 8192 / max(1, P))) { rows in
-        let dst = dstBox.pointer, src = srcBox.pointer
-        for row in rows {
-            let b = row / K, k = row % K
+                         epilogue: ChannelEpilogue = ChannelEpilogue()) {
+    for b in 0..<B {
+        for k in 0..<K {
             let batchMajor = (b * K + k) * P, channelMajor = k * B * P + b * P
             let from = src + (toBatchMajor ? channelMajor : batchMajor)
             let to = dst + (toBatchMajor ? batchMajor : channelMajor)
-            if let bias = biasBox?.pointer[k] {
-                for p in 0..<P { to[p] = from[p] + bias }
-            } else {
+            if epilogue.isIdentity {
                 to.update(from: from, count: P)
+            } else {
+                epilogue.apply(to, from: from, channel: k, count: P)
             }
         }
     }

@@ -36,20 +36,24 @@ public final class Linear: Layer {
         guard s.sampleSize == inFeatures else {
             throw ShapeError("Linear \(weight.name): expected \(inFeatures) input features, got input \(s)")
         }
-        BLASThreads.configure()
+        BLASThreads.single()
         input = inp
         let B = s.batch, I = inFeatures, O = outFeatures
         let out = output.reserve(B * O)
-        var beta: Float = 0
+        let beta: Float = bias == nil ? 0 : 1
         if let bias {
             bias.value.data.withUnsafeBufferPointer { b in
                 for row in 0..<B { (out + row * O).update(from: b.baseAddress!, count: O) }
             }
-            beta = 1
         }
-        weight.value.data.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(B), Int32(O), Int32(I),
-                        1, inp.data, Int32(I), w.baseAddress, Int32(I), beta, out, Int32(O))
+        let x = SendablePointer(inp.data), y = SendablePointer(out)
+        weight.value.data.withUnsafeBufferPointer { wb in
+            let w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
+            Self.forEachRowBlock(B, work: B * O * I) { rows in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(O), Int32(I),
+                            1, x.pointer + rows.lowerBound * I, Int32(I), w.pointer, Int32(I), beta,
+                            y.pointer + rows.lowerBound * O, Int32(O))
+            }
         }
         return Activation(data: out, shape: ActivationShape(batch: B, channels: O))
     }
@@ -59,9 +63,16 @@ public final class Linear: Layer {
         guard let inp = input else { throw backwardBeforeForward("Linear \(weight.name)") }
         let B = inp.shape.batch, I = inFeatures, O = outFeatures
         let dinp = inputGradient.reserve(B * I)
-        weight.grad.data.withUnsafeMutableBufferPointer { dw in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(O), Int32(I), Int32(B),
-                        1, dout, Int32(O), inp.data, Int32(I), 1, dw.baseAddress, Int32(I))
+        BLASThreads.single()
+        let dy = SendablePointer(dout), x = SendablePointer(inp.data), dx = SendablePointer(dinp)
+        weight.grad.data.withUnsafeMutableBufferPointer { dwb in
+            let dw = SendablePointer(dwb.baseAddress!)
+            // Rows o of dW are independent: each block is doutᵀ[o, :]·inp.
+            Self.forEachRowBlock(O, work: B * O * I) { rows in
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows.count), Int32(I), Int32(B),
+                            1, dy.pointer + rows.lowerBound, Int32(O), x.pointer, Int32(I), 1,
+                            dw.pointer + rows.lowerBound * I, Int32(I))
+            }
         }
         if let bias {
             bias.grad.data.withUnsafeMutableBufferPointer { db in
@@ -70,10 +81,24 @@ public final class Linear: Layer {
                 }
             }
         }
-        weight.value.data.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(B), Int32(I), Int32(O),
-                        1, dout, Int32(O), w.baseAddress, Int32(I), 0, dinp, Int32(I))
+        weight.value.data.withUnsafeBufferPointer { wb in
+            let w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
+            Self.forEachRowBlock(B, work: B * O * I) { rows in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(I), Int32(O),
+                            1, dy.pointer + rows.lowerBound * O, Int32(O), w.pointer, Int32(I), 0,
+                            dx.pointer + rows.lowerBound * I, Int32(I))
+            }
         }
         return dinp
+    }
+
+    /// Multiply-adds from which a product is split by rows across the workers: below, one
+    /// single-threaded GEMM beats the fan-out.
+    static let parallelWork = 1 << 23
+
+    /// `body` on fixed blocks of `0..<rows`, one per worker when `work` multiply-adds are worth it.
+    private static func forEachRowBlock(_ rows: Int, work: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let workers = work >= parallelWork ? min(Parallel.workerCount, rows) : 1
+        Parallel.forEachChunk(rows, chunks: workers) { _, range in body(range) }
     }
 }

@@ -10,12 +10,33 @@ public struct SendablePointer<T>: @unchecked Sendable {
 }
 
 /// Parallel loops over the batch or the channels, on all cores.
+///
+/// A loop's split depends only on its size and `workerCount`, never on scheduling, and every
+/// reduction across chunks adds them in chunk order: results are bit-identical from run to run.
 public enum Parallel {
     /// All cores, or `TIMBRE_THREADS` when set (to share a machine or to measure one core).
-    public static let workerCount: Int = {
+    public static let defaultWorkerCount: Int = {
         if let value = ProcessInfo.processInfo.environment["TIMBRE_THREADS"], let n = Int(value), n > 0 { return n }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
+
+    private static let override = LockedCount()
+
+    /// The number of chunks a loop is split into at most: `defaultWorkerCount`, unless
+    /// `withWorkerCount` is running.
+    public static var workerCount: Int {
+        let n = override.value
+        return n > 0 ? n : defaultWorkerCount
+    }
+
+    /// Runs `body` with loops split into `count` chunks (tests compare splits; not for use while
+    /// another thread runs layers).
+    public static func withWorkerCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        let previous = override.value
+        override.value = max(1, count)
+        defer { override.value = previous }
+        return try body()
+    }
 
     /// Splits `0..<count` into at most `workerCount` chunks of at least `grain` items and runs
     /// `body` on each; small loops run inline, where thread start-up would cost more than it saves.
@@ -26,18 +47,51 @@ public enum Parallel {
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            body((count * i / chunks)..<(count * (i + 1) / chunks))
+            body(chunk(i, of: chunks, count: count))
         }
+    }
+
+    /// Runs `body(i, range)` for the `chunks` fixed parts of `0..<count`, each on its own worker;
+    /// `i` lets a worker use its own scratch buffers.
+    public static func forEachChunk(_ count: Int, chunks: Int, _ body: @Sendable (Int, Range<Int>) -> Void) {
+        if chunks <= 1 {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            body(i, chunk(i, of: chunks, count: count))
+        }
+    }
+
+    /// Part `i` of `0..<count` cut into `chunks` nearly equal parts.
+    public static func chunk(_ i: Int, of chunks: Int, count: Int) -> Range<Int> {
+        (count * i / chunks)..<(count * (i + 1) / chunks)
     }
 }
 
-/// OpenBLAS's thread count, set once: GEMMs use every core, and the parallel loops above
-/// never call BLAS from inside a worker.
-public enum BLASThreads {
-    private static let configured: Bool = {
-        openblas_set_num_threads(Int32(Parallel.workerCount))
-        return true
-    }()
+/// An integer behind a lock (Synchronization's Atomic needs macOS 15; the package supports 13).
+private final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+    var value: Int {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
 
-    public static func configure() { _ = configured }
+/// OpenBLAS's thread count. The layers split their GEMMs across cores themselves (by sample, or
+/// by rows of a large product) and call BLAS with one thread from every worker: OpenBLAS's own
+/// threads would otherwise spin-wait beside those workers and split small GEMMs poorly.
+public enum BLASThreads {
+    /// Every core (`Parallel.workerCount`), for one large GEMM called outside the layers, such
+    /// as a peak measurement; the next layer call goes back to one thread.
+    public static func configure() { set(Parallel.workerCount) }
+
+    /// One thread per call: what the layers use before they fan out.
+    public static func single() { set(1) }
+
+    /// Cheap when nothing changes: OpenBLAS is asked only when the count differs.
+    static func set(_ threads: Int) {
+        if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
+    }
 }

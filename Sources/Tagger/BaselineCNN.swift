@@ -38,9 +38,13 @@ public final class BaselineCNN: TaggingNetwork {
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
         var a = try input.load(x, channels: features[0].conv.inChannels, training: training, model: "BaselineCNN")
         for f in features {
-            a = try f.conv.forward(a, training: training)
-            a = try f.norm.forward(a, training: training)
-            a = try f.relu.forward(a, training: training)
+            if training {
+                a = try f.conv.forward(a, training: training)
+                a = try f.norm.forward(a, training: training)
+                a = try f.relu.forward(a, training: training)
+            } else {
+                a = try f.conv.forwardEvaluation(a, normalizedBy: f.norm, relu: true)
+            }
             a = try f.pool.forward(a, training: training)
         }
         let output = try head.forward(a, training: training)

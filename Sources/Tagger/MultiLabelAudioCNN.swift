@@ -52,12 +52,18 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
         var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "MultiLabelAudioCNN")
-        a = try stemConv.forward(a, training: training)
-        a = try stemNorm.forward(a, training: training)
-        a = try stemReLU.forward(a, training: training)
+        if training {
+            a = try stemConv.forward(a, training: training)
+            a = try stemNorm.forward(a, training: training)
+            a = try stemReLU.forward(a, training: training)
+        } else {
+            a = try stemConv.forwardEvaluation(a, normalizedBy: stemNorm, relu: true)
+        }
         a = try stemPool.forward(a, training: training)
         for stage in stages {
-            for block in stage { a = try block.forward(a, training: training) }
+            // Inference folds the blocks' BatchNorms and ReLUs: the evaluation max-pool above
+            // already rules out a backward.
+            for block in stage { a = try training ? block.forward(a, training: true) : block.forwardInference(a) }
         }
         let output = try head.forward(a, training: training)
         input.finish(training: training, batch: x.shape[0])

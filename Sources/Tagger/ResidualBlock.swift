@@ -60,6 +60,20 @@ final class ResidualBlock: Layer {
         return try relu2.forward(out, training: training)
     }
 
+    /// `forward(x, training: false)`'s values with every BatchNorm (running statistics) and ReLU
+    /// folded into the pass that produces its input, for inference: no backward may follow.
+    func forwardInference(_ x: Activation) throws(ShapeError) -> Activation {
+        inputCount = x.shape.count
+        var out = try conv1.forwardEvaluation(x, normalizedBy: bn1, relu: true)
+        out = try conv2.forwardEvaluation(out, normalizedBy: bn2, relu: false)
+        if let attention { out = try attention.forward(out, training: false) }
+        var skip = x
+        if let shortcutConv, let shortcutNorm {
+            skip = try shortcutConv.forwardEvaluation(x, normalizedBy: shortcutNorm, relu: false)
+        }
+        return try residual.forward(out, skip, relu: true)
+    }
+
     // dout is (B,K,H/s,W/s), dx is (B,C,H,W): the main path's and the shortcut's gradients summed
     func backward(_ dout: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
         let dsum = try relu2.backward(dout)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import COpenBLAS
 import Dispatch
 import Foundation
 import NeuralNet
@@ -182,19 +183,25 @@ struct BenchEngineCommand: ParsableCommand {
         return seconds
     }
 
-    /// Seconds of each of 10 products (n×n)·(n×n)ᵀ by `Linear`, which is one `cblas_sgemm`.
+    /// Seconds of each of 10 products (n×n)·(n×n)ᵀ by one `cblas_sgemm` with OpenBLAS's own
+    /// threads on every core: the machine's GEMM peak, which the layers (splitting work across
+    /// cores themselves, one BLAS thread each) are measured against.
     private func sgemmSeconds(size n: Int) throws -> [Double] {
         var rng = SeededGenerator(seed: seed &+ 3)
-        let layer = Linear(name: "gemm", inFeatures: n, outFeatures: n, bias: false, rng: &rng)
-        let data = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-        defer { data.deallocate() }
-        for i in 0..<(n * n) { data[i] = rng.uniform(bound: 1) }
-        let activation = Activation(data: data, shape: ActivationShape(batch: n, channels: n))
-        _ = try layer.forward(activation)
+        var a = [Float](repeating: 0, count: n * n), c = [Float](repeating: 0, count: n * n)
+        for i in a.indices { a[i] = rng.uniform(bound: 1) }
+        let b = a
+        BLASThreads.configure()
+        defer { BLASThreads.single() }
+        func product() {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(n),
+                        1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        }
+        product()
         var seconds: [Double] = []
         for _ in 0..<10 {
             let start = DispatchTime.now()
-            _ = try layer.forward(activation)
+            product()
             seconds.append(start.secondsSince())
         }
         return seconds
