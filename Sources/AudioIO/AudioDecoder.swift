@@ -38,10 +38,12 @@ public enum AudioDecoder {
         throw .unsupportedFormat(path: source.name, reason: "the content matches none of them (it starts with \(shown))")
     }
 
-    /// With `mixToMono`, a decoder that can mix channels itself does (MP3: half the synthesis work).
+    /// With `mixToMono`, a decoder that can mix channels itself does (MP3: half the synthesis
+    /// work); with `targetRate`, one that can decode at a lower rate keeping that band does (Opus).
     static func openReader(_ source: ByteSource, format: AudioFileFormat, scanLength: Bool = false,
-                           mixToMono: Bool = false) throws(AudioError) -> any PCMStreamReader {
-        format == .mp3 ? try MP3Reader(source: source, scanLength: scanLength, mixToMono: mixToMono) : try SndFileReader(source: source)
+                           mixToMono: Bool = false, targetRate: Int? = nil) throws(AudioError) -> any PCMStreamReader {
+        format == .mp3 ? try MP3Reader(source: source, scanLength: scanLength, mixToMono: mixToMono)
+                       : try SndFileReader(source: source, decodeRateAtLeast: targetRate)
     }
 
     static func decode(source: ByteSource, options: DecodeOptions) throws(AudioError) -> DecodedAudio {
@@ -49,7 +51,7 @@ public enum AudioDecoder {
         if let shortfall = TruncationCheck.pcmContainerShortfall(in: source, format: format) {
             throw .corrupt(path: source.name, reason: shortfall)
         }
-        let reader = try openReader(source, format: format, mixToMono: true)
+        let reader = try openReader(source, format: format, mixToMono: true, targetRate: options.targetSampleRate)
         let rate = Double(reader.sampleRate)
         let sourceChannels = reader.sourceChannels
         let mono = try readMono(reader, name: source.name,
@@ -64,7 +66,7 @@ public enum AudioDecoder {
             samples = try ResamplerCache.shared.resampler(from: reader.sampleRate, to: target, quality: options.resamplerQuality).process(mono)
             outputRate = target
         }
-        return DecodedAudio(samples: samples, sampleRate: outputRate, sourceSampleRate: reader.sampleRate,
+        return DecodedAudio(samples: samples, sampleRate: outputRate, sourceSampleRate: reader.sourceSampleRate,
                             sourceChannels: sourceChannels, sourceFormat: format, sourceDuration: reader.declaredDuration)
     }
 

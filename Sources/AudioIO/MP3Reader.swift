@@ -17,6 +17,7 @@ final class MP3Reader: PCMStreamReader {
     private(set) var declaredFrames: Int64?
     /// Channels in the stream (2 for stereo even when mixed to mono).
     private(set) var sourceChannels: Int
+    var sourceSampleRate: Int { sampleRate }
     private let source: ByteSource
     private let handle: OpaquePointer
     /// Consecutive reads that produced nothing; bounds the loop on hostile streams.

@@ -5,6 +5,8 @@ protocol PCMStreamReader: AnyObject {
     var channels: Int { get }
     /// Channels in the source, when the decoder mixes them before `read` (else `channels`).
     var sourceChannels: Int { get }
+    /// The source's rate, when the decoder delivers another (else `sampleRate`).
+    var sourceSampleRate: Int { get }
     /// Frames the header declares, if it declares any. Never trusted for allocation.
     var declaredFrames: Int64? { get }
     /// Moves to `frame`; false when the stream cannot seek there.

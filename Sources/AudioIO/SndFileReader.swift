@@ -2,15 +2,22 @@ import CSndFile
 
 /// WAV, FLAC, OGG/Vorbis, Opus and AIFF through libsndfile's virtual I/O, so files and
 /// in-memory uploads share one path. Owns the SNDFILE handle and closes it once.
+///
+/// Opus always codes at 48 kHz but its decoder can synthesise at 8, 12, 16 or 24 kHz directly
+/// (band-limited, at a fraction of the cost): given `decodeRateAtLeast`, the reader asks
+/// libsndfile for the lowest of those rates that still keeps that rate's band.
 final class SndFileReader: PCMStreamReader {
     let sampleRate: Int
     private(set) var channels: Int
     var sourceChannels: Int { channels }
+    let sourceSampleRate: Int
     let declaredFrames: Int64?
     private let source: ByteSource
     private let file: OpaquePointer
 
-    init(source: ByteSource) throws(AudioError) {
+    static let opusDecodeRates: [Int32] = [8000, 12000, 16000, 24000, 48000]
+
+    init(source: ByteSource, decodeRateAtLeast wantedRate: Int? = nil) throws(AudioError) {
         self.source = source
         var io = SF_VIRTUAL_IO(
             get_filelen: { user in ByteSource.from(user).length },
@@ -28,6 +35,16 @@ final class SndFileReader: PCMStreamReader {
                                      : .corrupt(path: source.name, reason: reason)
         }
         self.file = file
+        sourceSampleRate = Int(info.samplerate)
+        if let wantedRate, info.format & Int32(SF_FORMAT_SUBMASK) == Int32(SF_FORMAT_OPUS),
+           var rate = Self.opusDecodeRates.first(where: { Int($0) >= wantedRate }), rate < info.samplerate,
+           sf_command(file, Int32(SFC_SET_ORIGINAL_SAMPLERATE), &rate, Int32(MemoryLayout<Int32>.size)) == SF_TRUE {
+            var current = SF_INFO()
+            if sf_command(file, Int32(SFC_GET_CURRENT_SF_INFO), &current, Int32(MemoryLayout<SF_INFO>.size)) == 0,
+               current.samplerate == rate {
+                info = current
+            }
+        }
         self.sampleRate = Int(info.samplerate)
         self.channels = Int(info.channels)
         // libsndfile reports SF_COUNT_MAX when a stream's length is unknown.

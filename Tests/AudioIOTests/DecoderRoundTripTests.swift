@@ -102,6 +102,33 @@ final class DecoderRoundTripTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-5 * peak, "mono mix vs mean of channels")
     }
 
+    /// Opus decodes straight at 24 kHz when the target is 22050 Hz: same length, same audio
+    /// below 11 kHz as decoding at 48 kHz and resampling, and the source still reads 48 kHz.
+    func testOpusDecodesAtTheLowestRateThatKeepsTheTargetBand() throws {
+        let rate = 48000
+        let tone = TestAudio.sine(frequency: 1000, sampleRate: rate, seconds: 2, amplitude: 0.5)
+        let high = TestAudio.sine(frequency: 15000, sampleRate: rate, seconds: 2, amplitude: 0.2)
+        let file = path("tones.opus")
+        try AudioWriter.write(zip(tone, high).map { $0 + $1 }, sampleRate: rate, to: file, quality: 0.9)
+        let reader = try SndFileReader(source: ByteSource(path: file), decodeRateAtLeast: 22050)
+        XCTAssertEqual(reader.sampleRate, 24000)
+        XCTAssertEqual(reader.sourceSampleRate, 48000)
+        XCTAssertEqual(Double(reader.declaredFrames ?? 0) / 24000, 2, accuracy: 0.02)
+        let direct = try AudioDecoder.decode(path: file)
+        XCTAssertEqual(direct.sourceSampleRate, 48000)
+        XCTAssertEqual(direct.samples.count, 2 * 22050)
+        let full = try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil))
+        XCTAssertEqual(full.sampleRate, 48000)
+        let viaFull = try Resampler(from: 48000, to: 22050).process(full.samples)
+        XCTAssertEqual(viaFull.count, direct.samples.count)
+        let alignment = TestAudio.bestAlignment(viaFull, direct.samples, maxLag: 50)
+        XCTAssertEqual(alignment.lag, 0)
+        XCTAssertGreaterThan(alignment.correlation, 0.999)
+        // The 15 kHz tone is gone, the 1 kHz one kept.
+        let expected = TestAudio.sine(frequency: 1000, sampleRate: 22050, seconds: 2, amplitude: 0.5)
+        XCTAssertGreaterThan(TestAudio.bestAlignment(expected, direct.samples, maxLag: 50).correlation, 0.99)
+    }
+
     func testOffsetAndDurationSelectTheRightSamples() throws {
         // A ramp makes every sample's position visible.
         let rate = 8000
