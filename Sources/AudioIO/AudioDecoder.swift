@@ -116,10 +116,7 @@ public enum AudioDecoder {
             }
             if more > 0 { throw tooLong(name, maxDuration) }
         }
-        // Damaged float data must not carry NaN or infinity into the features.
-        mono.withUnsafeMutableBufferPointer { values in
-            for i in values.indices where !values[i].isFinite { values[i] = 0 }
-        }
+        zeroNonFinite(&mono)
         if mono.isEmpty && startFrame == 0 && (wantedFrames ?? 1) > 0 {
             throw .corrupt(path: name, reason: "no audio frames could be decoded")
         }
@@ -140,8 +137,15 @@ public enum AudioDecoder {
         .invalidParameters(path: name, reason: "longer than the \(maxDuration) s limit (DecodeOptions.maxDuration); set duration to read a part")
     }
 
+    /// Damaged float data must not carry NaN or infinity into the features.
+    static func zeroNonFinite(_ mono: inout [Float]) {
+        mono.withUnsafeMutableBufferPointer { values in
+            for i in values.indices where !values[i].isFinite { values[i] = 0 }
+        }
+    }
+
     /// Appends the mean of each frame's channels.
-    private static func appendDownmix(_ frames: UnsafeBufferPointer<Float>, channels: Int, to mono: inout [Float]) {
+    static func appendDownmix(_ frames: UnsafeBufferPointer<Float>, channels: Int, to mono: inout [Float]) {
         guard !frames.isEmpty else { return }
         let count = frames.count / channels
         let start = mono.count

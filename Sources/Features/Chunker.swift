@@ -102,4 +102,8 @@ public struct ChunkBatch: Sendable, Equatable {
     /// First frame of each chunk in the source spectrogram.
     public var starts: [Int]
     public var values: [Float]
+
+    public init(count: Int, nMels: Int, frames: Int, starts: [Int], values: [Float]) {
+        self.count = count; self.nMels = nMels; self.frames = frames; self.starts = starts; self.values = values
+    }
 }

@@ -18,25 +18,36 @@ struct FrameReader {
     @inline(__always)
     func fill(frame t: Int, from x: UnsafeBufferPointer<Float>, window: UnsafePointer<Float>,
               into out: UnsafeMutablePointer<Float>) {
+        fill(frame: t, from: x, at: 0, signalLength: x.count, window: window, into: out)
+    }
+
+    /// As `fill(frame:from:window:into:)` for a signal of `signalLength` samples of which `x`
+    /// holds those from `offset` on; samples of the signal outside `x` read as zero.
+    @inline(__always)
+    func fill(frame t: Int, from x: UnsafeBufferPointer<Float>, at offset: Int, signalLength n: Int,
+              window: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let start = t * hop - (center ? nFFT / 2 : 0)
-        let n = x.count
-        if start >= 0 && start + nFFT <= n {
-            let src = x.baseAddress! + start
+        if start >= max(0, offset) && start + nFFT <= min(n, offset + x.count) {
+            let src = x.baseAddress! + (start - offset)
             for j in 0..<nFFT { out[j] = window[j] * src[j] }
             return
         }
         for j in 0..<nFFT {
-            let i = start + j
-            let sample: Float
-            if i >= 0 && i < n {
-                sample = x[i]
-            } else if padMode == .reflect && n > 0 {
-                sample = x[Self.reflectIndex(i, length: n)]
-            } else {
-                sample = 0
+            var i = start + j
+            if i < 0 || i >= n {
+                i = padMode == .reflect && n > 0 ? Self.reflectIndex(i, length: n) : -1
             }
-            out[j] = window[j] * sample
+            let k = i - offset
+            out[j] = i >= 0 && k >= 0 && k < x.count ? window[j] * x[k] : 0
         }
+    }
+
+    /// Signal samples frame `t` reads (before padding), clipped to `0..<n`: an excerpt
+    /// holding them gives the frame exactly.
+    func samplesRead(frame t: Int, signalLength n: Int) -> Range<Int> {
+        let start = t * hop - (center ? nFFT / 2 : 0)
+        let lower = min(max(0, start), n), upper = max(min(n, start + nFFT), lower)
+        return lower..<upper
     }
 
     /// numpy `reflect` index for `i` outside `0..<length`.

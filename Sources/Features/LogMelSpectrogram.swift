@@ -51,24 +51,66 @@ public final class LogMelSpectrogram: Sendable {
         return spec
     }
 
+    /// Mel power values to dB in place with `config.ref`, `amin` and `topDB` (the top-dB floor
+    /// is relative to the largest of `values`).
+    public func toDB(_ values: UnsafeMutableBufferPointer<Float>) {
+        powerToDBInPlace(values, ref: config.ref, amin: config.amin, topDB: config.topDB)
+    }
+
     /// `melPower` over a buffer, for callers that hold samples in their own memory.
     public func melPower(_ x: UnsafeBufferPointer<Float>) throws(FeatureError) -> Spectrogram {
         try Self.checkSignal(x)
         let frames = reader.frameCount(length: x.count)
         guard frames > 0 else { throw .signalTooShort(samples: x.count, needed: config.nFFT) }
+        return computeMelPower(frames: 0..<frames, of: x, at: 0, signalLength: x.count)
+    }
+
+    /// Frames `frames` of the mel power spectrogram of a signal of `signalLength` samples of
+    /// which only an excerpt is at hand: `excerpt` holds the samples from `offset` on. Equal
+    /// to the same frames of `melPower` over the whole signal when the excerpt holds every
+    /// sample they read (`samplesRead(frames:signalLength:)`); throws otherwise, and for a
+    /// NaN/Inf sample.
+    public func melPower(frames: Range<Int>, of excerpt: UnsafeBufferPointer<Float>, at offset: Int,
+                         signalLength: Int) throws(FeatureError) -> Spectrogram {
+        guard !frames.isEmpty else { return Spectrogram(nMels: config.nMels, frames: 0, values: []) }
+        let total = reader.frameCount(length: signalLength)
+        guard frames.lowerBound >= 0, frames.upperBound <= total else {
+            throw .shapeMismatch("frames \(frames) of a \(total)-frame spectrogram")
+        }
+        let needed = samplesRead(frames: frames, signalLength: signalLength)
+        guard offset <= needed.lowerBound, offset + excerpt.count >= needed.upperBound else {
+            throw .shapeMismatch("the excerpt holds samples \(offset)..<\(offset + excerpt.count) but frames \(frames) read \(needed)")
+        }
+        if !excerpt.isEmpty { try Self.checkSignal(excerpt) }
+        return computeMelPower(frames: frames, of: excerpt, at: offset, signalLength: signalLength)
+    }
+
+    /// Samples (clipped to the signal) that frames `frames` read. Reflect padding mirrors
+    /// samples within n_fft/2 of an end, which the frames at that end read anyway.
+    public func samplesRead(frames: Range<Int>, signalLength: Int) -> Range<Int> {
+        guard !frames.isEmpty else { return 0..<0 }
+        let first = reader.samplesRead(frame: frames.lowerBound, signalLength: signalLength)
+        let last = reader.samplesRead(frame: frames.upperBound - 1, signalLength: signalLength)
+        return first.lowerBound..<max(first.lowerBound, last.upperBound)
+    }
+
+    private func computeMelPower(frames range: Range<Int>, of x: UnsafeBufferPointer<Float>, at offset: Int,
+                                 signalLength: Int) -> Spectrogram {
         let nMels = config.nMels, nBins = config.nBins
         let frameBuffer = FFTWBuffer(count: config.nFFT)
         let spectrum = FFTWBuffer(count: 2 * nBins)
         // Power spectra of up to 8 frames, bin-major (`tile[8k + lane]`), for `apply8`.
         let tile = FFTWBuffer(count: 8 * nBins)
         let power = config.power
+        let frames = range.count
         let values = [Float](unsafeUninitializedCapacity: nMels * frames) { out, initialized in
             window.withUnsafeBufferPointer { w in
                 let s = spectrum.pointer, p = tile.pointer
                 for t0 in stride(from: 0, to: frames, by: 8) {
                     let lanes = min(8, frames - t0)
                     for lane in 0..<lanes {
-                        reader.fill(frame: t0 + lane, from: x, window: w.baseAddress!, into: frameBuffer.pointer)
+                        reader.fill(frame: range.lowerBound + t0 + lane, from: x, at: offset, signalLength: signalLength,
+                                    window: w.baseAddress!, into: frameBuffer.pointer)
                         fft.forward(frameBuffer, spectrum)
                         if power == 2 {
                             for k in 0..<nBins { p[8 * k + lane] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }

@@ -5,54 +5,28 @@ import Foundation
 import NeuralNet
 import Tagger
 
-/// One track's network input: its normalised chunks, how long it is, and what it cost.
-struct TrackChunks: Sendable {
-    let chunks: ChunkBatch
-    let duration: Double
-    /// Seconds spent decoding (with resampling) and computing the log-mel chunks.
-    let decodeSeconds: Double
-    let featureSeconds: Double
-}
-
-/// Seconds since an arbitrary start, from the monotonic clock.
-func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
 /// The model side of a worker batch, the same computation as `Predictor` but across tracks:
-/// features (decode → log-mel → at most `maxChunks` chunks → normalise) may run on several
-/// threads at once; the network then sees the chunks of all the batch's tracks together,
+/// features (`TrackFeatures`: the chunks' audio decoded, their log-mel, normalised) may run
+/// on several threads at once; the network then sees the chunks of all the batch's tracks together,
 /// `forwardBatchSize` at a time, so small tracks fill one forward pass instead of many.
 ///
 /// Per track: probabilities = mean over its chunks of sigmoid(logits); embedding = the
 /// L2-normalised mean of its chunk embeddings (as `Predictor.predict(chunks:duration:)`).
 final class BatchInference: @unchecked Sendable {
-    // `features` reads only the Sendable spectrogram and value types, so it is safe from any
+    // `features` reads only the Sendable `TrackFeatures` and value types, so it is safe from any
     // thread; `predict` uses the network, which reuses buffers: one caller at a time.
     let bundle: ModelBundle
     let config: PredictionConfig
-    let spectrogram: LogMelSpectrogram
+    let trackFeatures: TrackFeatures
     var forwardBatchSize = 64
 
     init(bundle: ModelBundle, config: PredictionConfig) throws {
         self.bundle = bundle
         self.config = config
-        spectrogram = try LogMelSpectrogram(bundle.frontEnd.spectrogram)
+        trackFeatures = try TrackFeatures(bundle: bundle, config: config)
     }
 
-    func features(path: String) throws -> TrackChunks {
-        var options = DecodeOptions()
-        options.targetSampleRate = bundle.frontEnd.spectrogram.sampleRate
-        let started = monotonicSeconds()
-        let audio = try AudioDecoder.decode(path: path, options: options)
-        let decoded = monotonicSeconds()
-        guard !audio.samples.isEmpty else { throw PredictionError.tooShort }
-        let logMel = try spectrogram.logMel(audio.samples)
-        var batch = try Chunker.batch(of: logMel, config: ChunkingConfig(
-            frames: bundle.frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks))
-        guard batch.count > 0 else { throw PredictionError.tooShort }
-        batch.values.withUnsafeMutableBufferPointer { bundle.normalization.apply($0) }
-        return TrackChunks(chunks: batch, duration: Double(audio.samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate),
-                           decodeSeconds: decoded - started, featureSeconds: monotonicSeconds() - decoded)
-    }
+    func features(path: String) throws -> TrackChunks { try trackFeatures.chunks(path: path) }
 
     /// (probabilities in label order, embedding) per track, in the order given.
     func predict(_ tracks: [ChunkBatch]) throws -> [(probabilities: [Float], embedding: [Float])] {

@@ -13,55 +13,42 @@ public struct TrackPrediction: Sendable, Equatable {
     public var duration: Double
 }
 
-/// Tags tracks with a model bundle: decode → log-mel (the bundle's front end) → chunks every
-/// `chunk_hop` frames (at most `max_chunks`, spread evenly) → normalise → network (eval) →
-/// sigmoid → mean. Not thread-safe (the network reuses its buffers): one per thread.
+/// Tags tracks with a model bundle: `TrackFeatures` (log-mel chunks every `chunk_hop` frames,
+/// at most `max_chunks` spread evenly, only their audio decoded, normalised) → network (eval)
+/// → sigmoid → mean. Not thread-safe (the network reuses its buffers): one per thread.
 public final class Predictor {
     public let bundle: ModelBundle
     public let config: PredictionConfig
-    private let spectrogram: LogMelSpectrogram
+    public let features: TrackFeatures
     /// Chunks per forward pass.
     public var batchSize = 32
 
     public init(bundle: ModelBundle, config: PredictionConfig = PredictionConfig()) throws(FeatureError) {
         self.bundle = bundle
         self.config = config
-        spectrogram = try LogMelSpectrogram(bundle.frontEnd.spectrogram)
+        features = try TrackFeatures(bundle: bundle, config: config)
     }
 
     public var labels: [String] { bundle.labels }
 
     public func predict(file path: String) throws -> TrackPrediction {
-        let audio = try AudioDecoder.decode(path: path, options: decodeOptions)
-        return try predict(samples: audio.samples)
+        let track = try features.chunks(path: path)
+        return try predict(chunks: track.chunks, duration: track.duration)
     }
 
     public func predict(bytes: [UInt8], name: String) throws -> TrackPrediction {
-        let audio = try AudioDecoder.decode(bytes: bytes, name: name, options: decodeOptions)
-        return try predict(samples: audio.samples)
-    }
-
-    var decodeOptions: DecodeOptions {
-        var options = DecodeOptions()
-        options.targetSampleRate = bundle.frontEnd.spectrogram.sampleRate
-        return options
+        let track = try features.chunks(bytes: bytes, name: name)
+        return try predict(chunks: track.chunks, duration: track.duration)
     }
 
     /// Mono samples at the front end's sample rate.
     public func predict(samples: [Float]) throws -> TrackPrediction {
-        let chunks = try self.chunks(samples: samples)
-        guard chunks.count > 0 else { throw PredictionError.tooShort }
-        return try predict(chunks: chunks, duration: Double(samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate))
+        try predict(chunks: chunks(samples: samples), duration: Double(samples.count) / Double(bundle.frontEnd.spectrogram.sampleRate))
     }
 
     /// The normalised chunks of a track, ready for the network.
     public func chunks(samples: [Float]) throws -> ChunkBatch {
-        guard !samples.isEmpty else { throw PredictionError.tooShort }
-        let logMel = try spectrogram.logMel(samples)
-        var batch = try Chunker.batch(of: logMel, config: ChunkingConfig(
-            frames: bundle.frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks))
-        batch.values.withUnsafeMutableBufferPointer { bundle.normalization.apply($0) }
-        return batch
+        try features.chunks(samples: samples)
     }
 
     /// Runs normalised chunks through the network, `batchSize` at a time.
