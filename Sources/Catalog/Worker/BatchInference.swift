@@ -1,5 +1,3 @@
-import AudioIO
-import Dispatch
 import Features
 import Foundation
 import NeuralNet
