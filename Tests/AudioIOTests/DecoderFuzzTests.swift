@@ -4,7 +4,8 @@ import XCTest
 
 /// Mutates valid WAV, FLAC, MP3, OGG, Opus and AIFF files (mostly in their headers) and decodes each
 /// mutant from a file and from memory: every decode must return or throw an `AudioError`
-/// within a time bound (and so must a metadata read of every fourth mutant). A crash ends the test process, which fails the run.
+/// within a time bound (and so must a metadata read of every fourth mutant, and an excerpt
+/// decode — seeks into the damaged stream — of every other one). A crash ends the test process, which fails the run.
 ///
 /// TIMBRE_FUZZ_SEED (default 20261125) and TIMBRE_FUZZ_ITERATIONS (default 2000) replay or
 /// extend a run, e.g. `TIMBRE_FUZZ_ITERATIONS=100000 swift test -c release --filter DecoderFuzzTests`.
@@ -31,7 +32,7 @@ final class DecoderFuzzTests: XCTestCase {
         }
 
         var generator = SplitMix64(seed: seed)
-        var decoded = 0, rejected = 0
+        var decoded = 0, rejected = 0, seeked = 0
         let started = Date()
         for iteration in 0..<iterations {
             let (format, original) = seeds[iteration % seeds.count]
@@ -44,7 +45,7 @@ final class DecoderFuzzTests: XCTestCase {
             for fromMemory in [false, true] {
                 let outcome = Self.decodeWithinBound(fromMemory ? .bytes(mutant, name) : .path(path), options: options)
                 switch outcome {
-                case .decoded(let samples):
+                case .decoded(let samples), .excerpts(let samples, _):
                     decoded += 1
                     XCTAssertTrue(samples.allSatisfy(\.isFinite), "seed \(seed) iteration \(iteration): non-finite samples")
                 case .failed(let error):
@@ -54,20 +55,37 @@ final class DecoderFuzzTests: XCTestCase {
                     return XCTFail("seed \(seed) iteration \(iteration) (\(format), \(fromMemory ? "memory" : "file")): decode ran over \(Self.timeBound) s")
                 }
             }
+            // Two short stretches: the excerpt path seeks into the damaged stream.
+            if iteration % 2 == 1 {
+                var excerptOptions = options
+                excerptOptions.offset = 0
+                switch Self.decodeWithinBound(.excerpts(path), options: excerptOptions) {
+                case .timedOut:
+                    return XCTFail("seed \(seed) iteration \(iteration) (\(format)): excerpt decode ran over \(Self.timeBound) s")
+                case .excerpts(let samples, let didSeek):
+                    if didSeek { seeked += 1 }
+                    XCTAssertTrue(samples.allSatisfy(\.isFinite), "seed \(seed) iteration \(iteration): non-finite excerpt samples")
+                case .decoded:
+                    XCTFail("an excerpt decode gives excerpts")
+                case .failed(let error):
+                    XCTAssertTrue(error.description.contains(path), "\(error) does not name its input")
+                }
+            }
             // TagLib parses the same damaged headers when metadata is read.
             if iteration % 4 == 0, case .timedOut = Self.decodeWithinBound(.metadata(path), options: options) {
                 return XCTFail("seed \(seed) iteration \(iteration) (\(format)): metadata read ran over \(Self.timeBound) s")
             }
             try? FileManager.default.removeItem(atPath: path)
         }
-        print("fuzz: \(decoded) decoded, \(rejected) rejected in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print("fuzz: \(decoded) decoded, \(rejected) rejected, \(seeked) excerpt decodes seeked in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         // Both outcomes must occur, or the mutations are not exercising the decoders.
         XCTAssertGreaterThan(decoded, iterations / 20)
         XCTAssertGreaterThan(rejected, iterations / 20)
+        XCTAssertGreaterThan(seeked, iterations / 20, "the excerpt decodes must reach the seeking path")
     }
 
-    enum Input: Sendable { case path(String), bytes([UInt8], String), metadata(String) }
-    enum Outcome: Sendable { case decoded([Float]), failed(AudioError), timedOut }
+    enum Input: Sendable { case path(String), bytes([UInt8], String), metadata(String), excerpts(String) }
+    enum Outcome: Sendable { case decoded([Float]), excerpts([Float], seeked: Bool), failed(AudioError), timedOut }
 
     /// Runs the decode on another thread and gives up waiting after `timeBound`.
     static func decodeWithinBound(_ input: Input, options: DecodeOptions) -> Outcome {
@@ -80,6 +98,11 @@ final class DecoderFuzzTests: XCTestCase {
                 case .path(let path): box.outcome = .decoded(try AudioDecoder.decode(path: path, options: options).samples)
                 case .bytes(let bytes, let name): box.outcome = .decoded(try AudioDecoder.decode(bytes: bytes, name: name, options: options).samples)
                 case .metadata(let path): _ = try AudioMetadata.read(path: path); box.outcome = .decoded([])
+                case .excerpts(let path):
+                    let audio = try AudioDecoder.decodeExcerpts(path: path, options: options) { total in
+                        [(total / 4)..<(total / 4 + 100), (3 * total / 4)..<(3 * total / 4 + 100)]
+                    }
+                    box.outcome = .excerpts(audio.excerpts.flatMap(\.samples), seeked: !audio.decodedWhole)
                 }
             } catch {
                 box.outcome = .failed(error)
