@@ -44,8 +44,9 @@ let package = Package(
             "Tagger", "AudioIO", "CPostgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Similarity", dependencies: ["COpenBLAS"]),
         .executableTarget(name: "timbre", dependencies: [
-            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "COpenBLAS",
+            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,5 +57,6 @@ let package = Package(
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO"]),
+        .testTarget(name: "SimilarityTests", dependencies: ["Similarity"]),
     ]
 )

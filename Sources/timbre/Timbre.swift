@@ -25,6 +25,7 @@ struct Timbre: ParsableCommand {
             ScanCommand.self,
             WorkerCommand.self,
             TagsCommand.self,
+            SimilarCommand.self,
         ]
     )
 }

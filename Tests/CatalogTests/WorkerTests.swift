@@ -134,6 +134,19 @@ final class WorkerTests: XCTestCase {
             XCTAssertEqual(try XCTUnwrap(track.metadata.durationSeconds), 1.5, accuracy: 0.01)
         }
 
+        // What a similarity index loads: one embedding per tagged track, and the paths to show.
+        let all = try store.embeddings(modelID: model.version.id)
+        XCTAssertEqual(all.count, 5)
+        for (trackID, vector) in all {
+            XCTAssertEqual(vector, try store.embedding(trackID: trackID, modelID: model.version.id))
+        }
+        let paths = try tracks.absolutePaths(trackIDs: all.map(\.trackID) + [999_999])
+        XCTAssertEqual(paths.count, 5)
+        for (trackID, path) in paths {
+            XCTAssertEqual(try tracks.track(absolutePath: path)?.id, trackID)
+        }
+        XCTAssertNil(try tracks.track(absolutePath: root.appendingPathComponent("nowhere.wav").path))
+
         let corrupt = try XCTUnwrap(try tracks.track(libraryID: library.id, path: "corrupt.mp3"))
         XCTAssertEqual(corrupt.status, .failed)
         XCTAssertFalse(corrupt.lastError?.isEmpty ?? true)
@@ -195,6 +208,66 @@ final class WorkerTests: XCTestCase {
         let attempts = try database.connection().query("SELECT max(attempts), min(attempts), count(DISTINCT lease_owner) FROM jobs")
         XCTAssertEqual(try attempts.int(0, 0), 1, "no job was claimed twice")
         try assertTaggedOnce(database, modelID: model.version.id, expectTagged: 12)
+    }
+
+    /// `timbre similar`: the tagged library's nearest tracks by cosine, as the index computes
+    /// them from the stored embeddings, for a track id, a library path and an outside file.
+    func testSimilarCommandListsTheNearestTracks() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let binary = try Self.timbreBinary()
+        let names = try writeLibrary(count: 6, seconds: 1, corrupt: false)
+        let library = try scan(database)
+        let model = try ActiveModel.load(models: ModelRepository(pool: database.pool), defaultPath: modelPath)
+        XCTAssertEqual(try Worker(pool: database.pool, model: model, options: options(batchSize: 8)).run(drain: true).tagged, 6)
+        let url = database.url.replacingOccurrences(of: "///postgres?", with: "///\(database.name)?")
+        let store = PredictionStore(pool: database.pool)
+        let tracks = TrackRepository(pool: database.pool)
+        let query = try XCTUnwrap(try tracks.track(libraryID: library.id, path: names[0]))
+        let mine = try XCTUnwrap(try store.embedding(trackID: query.id, modelID: model.version.id))
+
+        // Expected: every other track by cosine with the query's embedding, best first.
+        func cosine(_ a: [Float], _ b: [Float]) -> Float {
+            let dot = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            return dot / (a.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot() * b.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+        }
+        let expected = try store.embeddings(modelID: model.version.id).filter { $0.trackID != query.id }
+            .map { (id: $0.trackID, score: cosine(mine, $0.vector)) }.sorted { $0.score > $1.score }.prefix(3)
+
+        struct Report: Decodable {
+            struct Entry: Decodable { let track_id: Int64; let path: String; let score: Float; let tags: [String: Float] }
+            let query: String
+            let model: String
+            let similar: [Entry]
+        }
+        let output = scratch.appendingPathComponent("similar.json").path
+        func similar(_ track: String) throws -> Report {
+            let pid = try spawn([binary.path, "similar", track, "--limit", "3", "--tags", "2", "--json", "--database-url", url,
+                                 "--migrations", TestDatabase.migrationsDirectory.path], output: output)
+            XCTAssertEqual(try waitForExit(pid), 0, "timbre similar \(track)")
+            return try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+        }
+        for argument in [String(query.id), root.appendingPathComponent(names[0]).path] {
+            let report = try similar(argument)
+            XCTAssertEqual(report.query, "track \(query.id)")
+            XCTAssertEqual(report.model, model.version.version)
+            XCTAssertEqual(report.similar.map(\.track_id), expected.map(\.id), argument)
+            for (entry, truth) in zip(report.similar, expected) {
+                XCTAssertEqual(entry.score, truth.score, accuracy: 1e-4)
+                XCTAssertEqual(entry.tags.count, 2)
+                XCTAssertEqual(try tracks.track(absolutePath: entry.path)?.id, entry.track_id)
+            }
+        }
+        // A file outside the catalog is embedded on the spot: a copy of the query track finds
+        // the query itself first, at cosine 1.
+        let outside = scratch.appendingPathComponent("copy-\(names[0])").path
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent(names[0]).path, toPath: outside)
+        let report = try similar(outside)
+        XCTAssertEqual(report.similar.first?.track_id, query.id)
+        XCTAssertEqual(try XCTUnwrap(report.similar.first?.score), 1, accuracy: 1e-4)
+        // Unknown tracks fail with a message, not a crash.
+        XCTAssertNotEqual(try waitForExit(spawn([binary.path, "similar", "987654", "--database-url", url,
+                                                 "--migrations", TestDatabase.migrationsDirectory.path])), 0)
     }
 
     /// The real binary, killed with SIGKILL while it holds a batch: its jobs come back after the
@@ -300,12 +373,13 @@ final class WorkerTests: XCTestCase {
 // posix_spawn and waitpid rather than Foundation's Process, whose waitUntilExit can miss a
 // child's exit on Linux and hang.
 
-/// Starts `arguments` (an absolute path first) with stdout and stderr to /dev/null.
-func spawn(_ arguments: [String]) throws -> pid_t {
+/// Starts `arguments` (an absolute path first) with stdout to `output` (created or
+/// truncated) and stderr to /dev/null.
+func spawn(_ arguments: [String], output: String = "/dev/null") throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     var argv = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }

@@ -66,6 +66,18 @@ public struct PredictionStore: Sendable {
         }
     }
 
+    /// Every embedding under `modelID` of a track that is not gone, by track id: what a
+    /// similarity index loads.
+    public func embeddings(modelID: Int64) throws -> [(trackID: Int64, vector: [Float])] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT e.track_id, e.vector FROM embeddings e JOIN tracks t ON t.id = e.track_id
+                WHERE e.model_id = $1 AND t.status <> 'gone' ORDER BY e.track_id
+                """, [modelID])
+            return try (0..<rows.rowCount).map { (try rows.int($0, 0), try rows.floats($0, 1)) }
+        }
+    }
+
     /// Tracks whose probability for `label` under `modelID` is at least `threshold`, most likely first.
     public func tracks(label: String, modelID: Int64, threshold: Float, limit: Int = 100) throws -> [(trackID: Int64, probability: Float)] {
         try pool.withConnection { connection in

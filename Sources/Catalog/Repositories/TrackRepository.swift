@@ -80,6 +80,32 @@ public struct TrackRepository: Sendable {
         }
     }
 
+    /// The track whose file is at `absolutePath` (library root + relative path), if it is not gone.
+    public func track(absolutePath: String) throws -> Track? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT \(Self.columns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+                FROM tracks t JOIN libraries l ON l.id = t.library_id
+                WHERE l.root_path || '/' || t.path = $1 AND t.status <> 'gone'
+                ORDER BY t.id LIMIT 1
+                """, [absolutePath])
+            return rows.rowCount == 0 ? nil : try Self.track(rows, 0)
+        }
+    }
+
+    /// Absolute file paths of the given tracks, by id (ids that do not exist are left out).
+    public func absolutePaths(trackIDs: [Int64]) throws -> [Int64: String] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT t.id, l.root_path || '/' || t.path FROM tracks t JOIN libraries l ON l.id = t.library_id
+                WHERE t.id = ANY($1::bigint[])
+                """, [trackIDs])
+            var paths: [Int64: String] = [:]
+            for row in 0..<rows.rowCount { paths[try rows.int(row, 0)] = try rows.string(row, 1) }
+            return paths
+        }
+    }
+
     public func tracks(libraryID: Int64) throws -> [Track] {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns) FROM tracks WHERE library_id = $1 ORDER BY path", [libraryID])
