@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO"]),
-        .testTarget(name: "SimilarityTests", dependencies: ["Similarity"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features"]),
+        .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features"]),
     ]
 )

@@ -13,6 +13,7 @@ public enum SimilarityError: Error, Equatable, CustomStringConvertible {
     case dimensionMismatch(id: Int64?, expected: Int, got: Int)
     case notUsable(id: Int64?, reason: String)
     case unknown(id: Int64)
+    case invalidArgument(String)
 
     public var description: String {
         func name(_ id: Int64?) -> String { id.map { "embedding \($0)" } ?? "the query" }
@@ -23,6 +24,8 @@ public enum SimilarityError: Error, Equatable, CustomStringConvertible {
             return "\(name(id)) cannot be compared: \(reason)"
         case let .unknown(id):
             return "no embedding \(id) in the index: the track is not tagged by this model yet"
+        case let .invalidArgument(reason):
+            return reason
         }
     }
 }

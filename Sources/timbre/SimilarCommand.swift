@@ -94,7 +94,7 @@ struct SimilarCommand: ParsableCommand {
             }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(Report(query: query, model: model.version, similar: entries)), as: UTF8.self))
                 return
             }

@@ -26,6 +26,7 @@ struct Timbre: ParsableCommand {
             WorkerCommand.self,
             TagsCommand.self,
             SimilarCommand.self,
+            ClustersCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import AudioIO
 @testable import Catalog
 import Features
 import Foundation
+import Similarity
 import Tagger
 import XCTest
 
@@ -268,6 +269,41 @@ final class WorkerTests: XCTestCase {
         // Unknown tracks fail with a message, not a crash.
         XCTAssertNotEqual(try waitForExit(spawn([binary.path, "similar", "987654", "--database-url", url,
                                                  "--migrations", TestDatabase.migrationsDirectory.path])), 0)
+
+        // `timbre clusters --json`: the groups k-means++ (seed 3) finds over the same embeddings,
+        // described by their mean tags, and every track placed on the 2-D map.
+        struct Clusters: Decodable {
+            struct Group: Decodable { let id: Int; let size: Int; let tags: [String: Float]; let examples: [String] }
+            struct Point: Decodable { let track_id: Int64; let path: String; let cluster: Int; let x: Float; let y: Float }
+            let k: Int
+            let clusters: [Group]
+            let tracks: [Point]
+            let explained_variance_ratio: [Double]
+        }
+        let pid = try spawn([binary.path, "clusters", "--k", "2", "--seed", "3", "--json", "--database-url", url,
+                             "--migrations", TestDatabase.migrationsDirectory.path], output: output)
+        XCTAssertEqual(try waitForExit(pid), 0, "timbre clusters")
+        let clusters = try JSONDecoder().decode(Clusters.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+        let stored = try store.embeddings(modelID: model.version.id)
+        var generator = SeededGenerator(seed: 3)
+        let expectedClusters = try KMeans.cluster(stored.flatMap(\.vector), count: stored.count, dimension: mine.count, k: 2,
+                                                  using: &generator)
+        XCTAssertEqual(clusters.k, 2)
+        XCTAssertEqual(clusters.tracks.map(\.track_id), stored.map(\.trackID))
+        XCTAssertEqual(clusters.tracks.map(\.cluster), expectedClusters.assignments)
+        XCTAssertEqual(clusters.clusters.map(\.size).sorted(), expectedClusters.sizes.sorted())
+        XCTAssertEqual(clusters.explained_variance_ratio.count, 2)
+        for group in clusters.clusters {
+            XCTAssertEqual(group.tags.count, 3)
+            XCTAssertEqual(group.examples.count, min(3, group.size))
+        }
+        // The map is the embeddings' PCA.
+        let map = try PrincipalComponents(stored.flatMap(\.vector), count: stored.count, dimension: mine.count)
+        let xy = try map.project(stored.flatMap(\.vector), count: stored.count)
+        for (i, point) in clusters.tracks.enumerated() {
+            XCTAssertEqual(point.x, xy[2 * i], accuracy: 1e-5)
+            XCTAssertEqual(point.y, xy[2 * i + 1], accuracy: 1e-5)
+        }
     }
 
     /// The real binary, killed with SIGKILL while it holds a batch: its jobs come back after the

@@ -78,6 +78,19 @@ public struct PredictionStore: Sendable {
         }
     }
 
+    /// The `limit` labels with the highest mean probability over `trackIDs` under `modelID`
+    /// (what a group of tracks has in common), highest first.
+    public func meanProbabilities(trackIDs: [Int64], modelID: Int64, limit: Int) throws -> [(label: String, probability: Float)] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT label, avg(probability)::real AS mean FROM predictions
+                WHERE model_id = $1 AND track_id = ANY($2::bigint[])
+                GROUP BY label ORDER BY mean DESC, label LIMIT $3
+                """, [modelID, trackIDs, limit])
+            return try (0..<rows.rowCount).map { (try rows.string($0, 0), Float(try rows.double($0, 1))) }
+        }
+    }
+
     /// Tracks whose probability for `label` under `modelID` is at least `threshold`, most likely first.
     public func tracks(label: String, modelID: Int64, threshold: Float, limit: Int = 100) throws -> [(trackID: Int64, probability: Float)] {
         try pool.withConnection { connection in
