@@ -59,6 +59,7 @@ public enum KMeans {
         guard initial.allSatisfy(\.isFinite) else { throw .invalidArgument("the initial centroids hold NaN or infinite values") }
         let threshold = tolerance * meanVariance(points, count: n, dimension: d)
         var centroids = initial
+        let norms = squaredNorms(points, count: n, dimension: d)
         var labels = [Int](repeating: -1, count: n)
         var distances = [Float](repeating: 0, count: n)
         var iterations = 0
@@ -66,7 +67,7 @@ public enum KMeans {
         while iterations < max(1, maxIterations) {
             iterations += 1
             let previous = labels
-            assign(points, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
+            assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
             let moved = update(points, count: n, dimension: d, k: k, labels: &labels, distances: distances)
             var shift = 0.0
             for i in 0..<(k * d) { let delta = Double(moved[i]) - Double(centroids[i]); shift += delta * delta }
@@ -75,7 +76,7 @@ public enum KMeans {
             if shift <= threshold { break }
         }
         if !converged {
-            assign(points, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
+            assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
         }
         var inertia = 0.0
         for p in 0..<n {
@@ -136,23 +137,38 @@ public enum KMeans {
 
     /// Mean over features of each feature's (population) variance: scikit-learn's tolerance scale.
     static func meanVariance(_ points: [Float], count n: Int, dimension d: Int) -> Double {
+        var sums = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        points.withUnsafeBufferPointer { x in
+            for p in 0..<n {
+                for j in 0..<d {
+                    let v = Double(x[p * d + j])
+                    sums[j] += v
+                    squares[j] += v * v
+                }
+            }
+        }
         var total = 0.0
         for j in 0..<d {
-            var mean = 0.0
-            for p in 0..<n { mean += Double(points[p * d + j]) }
-            mean /= Double(n)
-            var variance = 0.0
-            for p in 0..<n { let delta = Double(points[p * d + j]) - mean; variance += delta * delta }
-            total += variance / Double(n)
+            let mean = sums[j] / Double(n)
+            total += max(0, squares[j] / Double(n) - mean * mean)
         }
         return total / Double(d)
     }
 
     /// Nearest centroid of each point, and its squared distance.
-    static func assign(_ points: [Float], count n: Int, dimension d: Int, centroids: [Float], k: Int,
+    static func squaredNorms(_ points: [Float], count n: Int, dimension d: Int) -> [Float] {
+        points.withUnsafeBufferPointer { x in
+            (0..<n).map { p in
+                var sum: Float = 0
+                for j in 0..<d { sum += x[p * d + j] * x[p * d + j] }
+                return sum
+            }
+        }
+    }
+
+    static func assign(_ points: [Float], norms pointNorms: [Float], count n: Int, dimension d: Int, centroids: [Float], k: Int,
                        labels: inout [Int], distances: inout [Float]) {
-        var norms = [Float](repeating: 0, count: k)
-        for c in 0..<k { for j in 0..<d { norms[c] += centroids[c * d + j] * centroids[c * d + j] } }
+        let norms = squaredNorms(centroids, count: k, dimension: d)
         // Rows of points at a time, so the product stays small for large libraries.
         let block = 4096
         var products = [Float](repeating: 0, count: min(block, n) * k)
@@ -175,9 +191,7 @@ public enum KMeans {
                 }
                 let p = start + r
                 labels[p] = best
-                var pointNorm: Float = 0
-                for j in 0..<d { pointNorm += points[p * d + j] * points[p * d + j] }
-                distances[p] = max(0, pointNorm + bestValue)
+                distances[p] = max(0, pointNorms[p] + bestValue)
             }
         }
     }
@@ -203,9 +217,13 @@ public enum KMeans {
             }
         }
         var sums = [Double](repeating: 0, count: k * d)
-        for p in 0..<n {
-            let c = labels[p]
-            for j in 0..<d { sums[c * d + j] += Double(points[p * d + j]) }
+        points.withUnsafeBufferPointer { x in
+            sums.withUnsafeMutableBufferPointer { sum in
+                for p in 0..<n {
+                    let row = sum.baseAddress! + labels[p] * d, point = x.baseAddress! + p * d
+                    for j in 0..<d { row[j] += Double(point[j]) }
+                }
+            }
         }
         var centroids = [Float](repeating: 0, count: k * d)
         for c in 0..<k where counts[c] > 0 {

@@ -100,10 +100,10 @@ struct ClustersCommand: ParsableCommand {
                 return
             }
             print("\(groups) groups of \(n) tracks (model \(model.version), k-means++ seed \(seed)):")
-            for group in described {
+            for (rank, group) in described.enumerated() {
                 let shown = group.tags.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
                     .map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
-                print("group \(group.id + 1) — \(group.size) tracks: \(shown)")
+                print("group \(rank + 1) — \(group.size) tracks: \(shown)")
                 for path in group.examples { print("   \(path)") }
             }
         }

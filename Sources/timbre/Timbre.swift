@@ -12,6 +12,7 @@ struct Timbre: ParsableCommand {
             BenchAudioCommand.self,
             BenchEngineCommand.self,
             BenchCatalogCommand.self,
+            BenchSimilarityCommand.self,
             DemoCorpusCommand.self,
             PrepareCommand.self,
             TrainCommand.self,
