@@ -20,8 +20,6 @@ struct ClustersCommand: ParsableCommand {
     @Flag(help: "Print JSON: groups with their tags, and every track with its group and 2-D map position.") var json = false
     @OptionGroup var database: DatabaseOptions
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
     struct Group: Encodable {
         let id: Int
         let size: Int
@@ -53,10 +51,10 @@ struct ClustersCommand: ParsableCommand {
 
     func run() throws {
         try database.withDatabase { db in
-            guard let model = try db.models.active() else { throw Failure(description: "no active model yet: nothing has been tagged (run `timbre scan`)") }
+            guard let model = try db.models.active() else { throw CommandFailure("no active model yet: nothing has been tagged (run `timbre scan`)") }
             let stored = try db.predictions.embeddings(modelID: model.id)
             guard let dimension = stored.first?.vector.count, stored.count >= 2 else {
-                throw Failure(description: "fewer than two tracks have embeddings under model \(model.version) (run `timbre scan`)")
+                throw CommandFailure("fewer than two tracks have embeddings under model \(model.version) (run `timbre scan`)")
             }
             let usable = stored.filter { $0.vector.count == dimension && $0.vector.allSatisfy(\.isFinite) }
             let n = usable.count
@@ -101,8 +99,7 @@ struct ClustersCommand: ParsableCommand {
             }
             print("\(groups) groups of \(n) tracks (model \(model.version), k-means++ seed \(seed)):")
             for (rank, group) in described.enumerated() {
-                let shown = group.tags.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                    .map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
+                let shown = rankedTags(group.tags)
                 print("group \(rank + 1) — \(group.size) tracks: \(shown)")
                 for path in group.examples { print("   \(path)") }
             }

@@ -36,21 +36,15 @@ struct SimilarCommand: ParsableCommand {
         let similar: [Entry]
     }
 
-    /// A request the catalog cannot answer (no usage text: the command line was fine).
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
-
     func run() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
         try database.withDatabase { db in
             guard let model = try db.models.active() else {
-                throw Failure("no active model yet: nothing has been tagged (run `timbre scan`)")
+                throw CommandFailure("no active model yet: nothing has been tagged (run `timbre scan`)")
             }
             let stored = try db.predictions.embeddings(modelID: model.id)
             guard let dimension = stored.first?.vector.count else {
-                throw Failure("no track has an embedding under model \(model.version) yet (run `timbre scan`)")
+                throw CommandFailure("no track has an embedding under model \(model.version) yet (run `timbre scan`)")
             }
             let index = EmbeddingIndex(dimension: dimension)
             for (id, vector) in stored {
@@ -64,7 +58,7 @@ struct SimilarCommand: ParsableCommand {
             let query: String
             if let id = Int64(track), let found = try db.tracks.track(id: id) {
                 guard index.contains(id) else {
-                    throw Failure("track \(id) (\(found.path)) has no embedding under model \(model.version) yet: it is \(found.status.rawValue)")
+                    throw CommandFailure("track \(id) (\(found.path)) has no embedding under model \(model.version) yet: it is \(found.status.rawValue)")
                 }
                 hits = try index.nearest(toID: id, k: limit)
                 query = "track \(id)"
@@ -75,7 +69,7 @@ struct SimilarCommand: ParsableCommand {
                     query = "track \(found.id)"
                 } else {
                     guard FileManager.default.fileExists(atPath: path) else {
-                        throw Failure("\(track) is neither a track id in the catalog nor a file")
+                        throw CommandFailure("\(track) is neither a track id in the catalog nor a file")
                     }
                     // Not in the catalog (or not tagged yet): embed it now with the active model.
                     let predictor = try Predictor(bundle: try ModelBundle.read(from: model.filePath))
@@ -100,8 +94,7 @@ struct SimilarCommand: ParsableCommand {
             }
             print("most similar to \(query) (model \(model.version), \(index.count) tracks):")
             for entry in entries {
-                let shown = entry.tags.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                    .map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
+                let shown = rankedTags(entry.tags)
                 print(String(format: "%.3f  ", entry.score) + entry.path + (shown.isEmpty ? "" : "\n       \(shown)"))
             }
         }

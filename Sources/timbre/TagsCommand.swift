@@ -28,3 +28,9 @@ struct TagsCommand: ParsableCommand {
         }
     }
 }
+
+/// "label 0.93, other 0.71": most likely first (ties by label).
+func rankedTags(_ tags: [String: Float]) -> String {
+    tags.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        .map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
+}
