@@ -46,8 +46,10 @@ extension AudioDecoder {
     /// The whole file is decoded instead, and the stretches cut from it, when the source
     /// declares no length it can be trusted on, when the stretches cover more than half of
     /// it, or when a seek fails or a stretch comes back short (damaged files then give the
-    /// same errors as `decode`). `options.offset` and `options.duration` must be left unset;
-    /// `options.maxDuration` caps the decoded audio as in `decode`.
+    /// same errors as `decode`); `select` is then asked again, with the length of that decode.
+    /// `options.offset` and `options.duration` must be left unset. `options.maxDuration` caps
+    /// the audio decoded: the excerpts' total, or the whole file when it is decoded whole — so
+    /// a 10-hour mix still gives its excerpts under the default 3-hour cap.
     public static func decodeExcerpts(path: String, options: DecodeOptions = .init(),
                                       select: (_ totalSamples: Int) -> [Range<Int>]) throws(AudioError) -> DecodedExcerpts {
         try checkExcerptOptions(options, name: path)
@@ -94,13 +96,16 @@ extension AudioDecoder {
                                    sourceSampleRate: audio.sourceSampleRate, sourceChannels: audio.sourceChannels,
                                    sourceFormat: format, decodedWhole: true)
         }
-        guard let declared = reader.declaredFrames, declared > 0,
-              Double(declared) / Double(inputRate) <= options.maxDuration else { return try whole() }
+        guard let declared = reader.declaredFrames, declared > 0, declared < Int64(Int32.max) * 64 else { return try whole() }
         let total = resampler?.outputCount(for: Int(declared)) ?? Int(declared)
         // Stretches whose margins would overlap are decoded as one.
         let ranges = normalized(select(total), total: total, joiningWithin: 2 * excerptMargin)
         let wanted = ranges.reduce(0) { $0 + $1.count + 2 * excerptMargin }
         guard 2 * wanted < total else { return try whole() }
+        // The cap bounds what is decoded: a track longer than it can still give short excerpts.
+        guard Double(wanted) / Double(outputRate) <= options.maxDuration else {
+            throw .invalidParameters(path: source.name, reason: "the excerpts asked for are longer than the \(options.maxDuration) s limit (DecodeOptions.maxDuration)")
+        }
 
         // Output sample n sits on input sample n·from/to; it is a whole one when n is a
         // multiple of `step`.

@@ -90,6 +90,20 @@ final class ExcerptDecodingTests: XCTestCase {
         XCTAssertEqual(excerpts.excerpts[1].samples, Array(whole.samples[(whole.samples.count / 2 + 10)...]))
     }
 
+    func testTheDurationCapBoundsWhatIsDecodedNotTheFile() throws {
+        let target = directory.appendingPathComponent("long.flac").path
+        try AudioWriter.write(signal(rate: 44100), sampleRate: 44100, channels: 2, to: target)
+        let capped = DecodeOptions(maxDuration: 8)
+        XCTAssertThrowsError(try AudioDecoder.decode(path: target, options: capped)) { XCTAssertTrue("\($0)".contains("limit"), "\($0)") }
+        // Five seconds of excerpts (plus margins) from a 20-second file under an 8-second cap.
+        let excerpts = try AudioDecoder.decodeExcerpts(path: target, options: capped) { stretches($0) }
+        XCTAssertFalse(excerpts.decodedWhole)
+        XCTAssertEqual(excerpts.excerpts.count, 5)
+        XCTAssertThrowsError(try AudioDecoder.decodeExcerpts(path: target, options: DecodeOptions(maxDuration: 4)) { stretches($0) }) {
+            XCTAssertTrue("\($0)".contains("limit"), "\($0)")
+        }
+    }
+
     func testOverlappingStretchesAreJoined() {
         XCTAssertEqual(AudioDecoder.normalized([30..<40, 0..<10, 5..<12, -5..<2, 50..<50, 90..<200], total: 100),
                        [0..<12, 30..<40, 90..<100])
