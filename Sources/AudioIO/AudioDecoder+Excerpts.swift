@@ -161,5 +161,3 @@ extension AudioDecoder {
         return joined
     }
 }
-
-private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

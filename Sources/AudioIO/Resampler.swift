@@ -313,4 +313,4 @@ private func sinc(_ x: Double) -> Double {
     x == 0 ? 1 : sin(Double.pi * x) / (Double.pi * x)
 }
 
-private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

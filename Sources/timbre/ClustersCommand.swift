@@ -69,12 +69,12 @@ struct ClustersCommand: ParsableCommand {
             for c in 0..<groups {
                 let members = (0..<n).filter { clustering.assignments[$0] == c }
                 let centre = clustering.centroid(c)
-                func distance(_ p: Int) -> Float {
-                    var sum: Float = 0
-                    for j in 0..<dimension { let delta = points[p * dimension + j] - centre[j]; sum += delta * delta }
-                    return sum
-                }
-                let nearest = members.sorted { distance($0) < distance($1) }.prefix(max(0, examples))
+                let nearest = members.map { p in
+                    (p, (0..<dimension).reduce(Float(0)) { sum, j in
+                        let delta = points[p * dimension + j] - centre[j]
+                        return sum + delta * delta
+                    })
+                }.sorted { $0.1 < $1.1 }.prefix(max(0, examples)).map(\.0)
                 let common = try db.predictions.meanProbabilities(trackIDs: members.map { usable[$0].trackID }, modelID: model.id,
                                                                   limit: max(0, tags))
                 described.append(Group(id: c, size: members.count,

@@ -6,26 +6,9 @@ and scikit-learn's values for every metric Timbre reports. Rerun:
 
     python3 tools/golden/make_metric_fixtures.py     # uses TIMBRE_PYTHON or tools/.venv
 """
-import json, os, subprocess, sys
+import json, os
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-REQUIREMENTS = os.path.join(HERE, "requirements-metrics.txt")
-
-
-def reexec_in_venv():
-    """Run under TIMBRE_PYTHON, or a venv in tools/.venv made from the pinned requirements."""
-    if os.environ.get("TIMBRE_GOLDEN_CHILD"):
-        return
-    python = os.environ.get("TIMBRE_PYTHON")
-    if not python:
-        venv = os.path.join(ROOT, "tools", ".venv")
-        python = os.path.join(venv, "bin", "python")
-        if not os.path.exists(python):
-            subprocess.check_call([sys.executable, "-m", "venv", venv])
-        subprocess.check_call([python, "-m", "pip", "install", "-q", "-r", REQUIREMENTS])
-    env = dict(os.environ, TIMBRE_GOLDEN_CHILD="1")
-    sys.exit(subprocess.call([python, os.path.abspath(__file__)] + sys.argv[1:], env=env))
+from sklearn_venv import ROOT, reexec_in_venv
 
 
 def main():
@@ -81,5 +64,5 @@ def main():
 
 
 if __name__ == "__main__":
-    reexec_in_venv()
+    reexec_in_venv(__file__)
     main()

@@ -52,6 +52,10 @@ public struct TrackRepository: Sendable {
         status, last_error, first_seen_at, last_seen_at
         """
 
+    /// `columns` qualified with the `t.` alias, for queries that join `libraries`.
+    private static let joinedColumns = columns.split(separator: ",")
+        .map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+
     public func track(id: Int64) throws -> Track? {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns) FROM tracks WHERE id = $1", [id])
@@ -70,7 +74,7 @@ public struct TrackRepository: Sendable {
     public func location(trackID: Int64) throws -> (track: Track, absolutePath: String)? {
         try pool.withConnection { connection in
             let rows = try connection.query("""
-                SELECT \(Self.columns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")),
+                SELECT \(Self.joinedColumns),
                        l.root_path
                 FROM tracks t JOIN libraries l ON l.id = t.library_id WHERE t.id = $1
                 """, [trackID])
@@ -84,7 +88,7 @@ public struct TrackRepository: Sendable {
     public func track(absolutePath: String) throws -> Track? {
         try pool.withConnection { connection in
             let rows = try connection.query("""
-                SELECT \(Self.columns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+                SELECT \(Self.joinedColumns)
                 FROM tracks t JOIN libraries l ON l.id = t.library_id
                 WHERE l.root_path || '/' || t.path = $1 AND t.status <> 'gone'
                 ORDER BY t.id LIMIT 1
