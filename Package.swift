@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries: module maps only.
@@ -45,8 +47,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Similarity", dependencies: ["COpenBLAS"]),
+        // What the CLI and the HTTP server both do with a catalog: effective tags, similar
+        // tracks, song paths, the library map.
+        .target(name: "Service", dependencies: ["Catalog", "Similarity", "Tagger", "Features", "AudioIO", "Charts"]),
+        .target(name: "Server", dependencies: [
+            "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features", "Charts", "CMicroHTTPD",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "timbre", dependencies: [
-            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "COpenBLAS",
+            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "Service", "Server", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,5 +69,6 @@ let package = Package(
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features"]),
         .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features"]),
     ]
 )

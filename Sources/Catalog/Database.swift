@@ -24,6 +24,8 @@ public final class Database: @unchecked Sendable {
     public var jobs: JobQueue { JobQueue(pool: pool) }
     public var predictions: PredictionStore { PredictionStore(pool: pool) }
     public var models: ModelRepository { ModelRepository(pool: pool) }
+    public var corrections: CorrectionRepository { CorrectionRepository(pool: pool) }
+    public var browser: TrackBrowser { TrackBrowser(pool: pool) }
 
     public init(pool: ConnectionPool, embedded: EmbeddedPostgres? = nil) {
         self.pool = pool

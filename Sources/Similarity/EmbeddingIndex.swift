@@ -122,8 +122,18 @@ public final class EmbeddingIndex: @unchecked Sendable {
         }
     }
 
+    /// The `k` embeddings closest to `query` among the ids `allowed` accepts (a user's own
+    /// tracks, say), best first. The scan is the same sgemv; only the heap is filtered.
+    public func nearest(to query: [Float], k: Int, where allowed: (Int64) -> Bool) throws(SimilarityError) -> [SimilarityHit] {
+        let unit = try normalized(query, id: nil)
+        return reading { search(unit, k: k, excluding: [], allowed: allowed) }
+    }
+
+    /// Every stored id, in row order.
+    public var allIDs: [Int64] { reading { ids } }
+
     /// Caller holds the read lock; `unit` has `dimension` values and length 1.
-    private func search(_ unit: [Float], k: Int, excluding: Set<Int64>) -> [SimilarityHit] {
+    private func search(_ unit: [Float], k: Int, excluding: Set<Int64>, allowed: (Int64) -> Bool = { _ in true }) -> [SimilarityHit] {
         let n = ids.count
         guard k > 0, n > 0 else { return [] }
         var scores = [Float](repeating: 0, count: n)
@@ -136,7 +146,7 @@ public final class EmbeddingIndex: @unchecked Sendable {
             }
         }
         var best = TopK(capacity: k)
-        for row in 0..<n where !excluding.contains(ids[row]) {
+        for row in 0..<n where !excluding.contains(ids[row]) && allowed(ids[row]) {
             best.offer(SimilarityHit(id: ids[row], score: min(1, max(-1, scores[row]))))
         }
         return best.sorted()

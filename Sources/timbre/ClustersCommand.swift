@@ -1,8 +1,7 @@
 import ArgumentParser
 import Catalog
-import Features
 import Foundation
-import Similarity
+import Service
 
 /// `timbre clusters`: the library grouped by k-means++ over the active model's embeddings,
 /// each group described by its most likely tags and the tracks nearest its centre; with
@@ -50,54 +49,31 @@ struct ClustersCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let k, k < 1 { throw ValidationError("--k must be at least 1") }
         try database.withDatabase { db in
-            guard let model = try db.models.active() else { throw CommandFailure("no active model yet: nothing has been tagged (run `timbre scan`)") }
-            let stored = try db.predictions.embeddings(modelID: model.id)
-            guard let dimension = stored.first?.vector.count, stored.count >= 2 else {
-                throw CommandFailure("fewer than two tracks have embeddings under model \(model.version) (run `timbre scan`)")
+            guard let similarity = try SimilarityService.active(in: db) else { throw CommandFailure("\(SimilarityServiceError.noActiveModel)") }
+            let map: LibraryMap
+            do {
+                map = try LibraryMap.build(similarity: similarity, trackIDs: nil, count: k.map { .fixed($0) } ?? .heuristic, seed: seed,
+                                           examples: examples, tagsPerGroup: tags, database: db)
+            } catch let error as SimilarityServiceError {
+                throw CommandFailure("\(error)")
             }
-            let usable = stored.filter { $0.vector.count == dimension && $0.vector.allSatisfy(\.isFinite) }
-            let n = usable.count
-            let groups = min(n, k ?? min(40, max(2, Int((Double(n) / 2).squareRoot().rounded()))))
-            guard groups >= 1 else { throw ValidationError("--k must be at least 1") }
-            let points = usable.flatMap(\.vector)
-            var generator = SeededGenerator(seed: seed)
-            let clustering = try KMeans.cluster(points, count: n, dimension: dimension, k: groups, using: &generator)
-            let paths = try db.tracks.absolutePaths(trackIDs: usable.map(\.trackID))
-
-            var described: [Group] = []
-            for c in 0..<groups {
-                let members = (0..<n).filter { clustering.assignments[$0] == c }
-                let centre = clustering.centroid(c)
-                let nearest = members.map { p in
-                    (p, (0..<dimension).reduce(Float(0)) { sum, j in
-                        let delta = points[p * dimension + j] - centre[j]
-                        return sum + delta * delta
-                    })
-                }.sorted { $0.1 < $1.1 }.prefix(max(0, examples)).map(\.0)
-                let common = try db.predictions.meanProbabilities(trackIDs: members.map { usable[$0].trackID }, modelID: model.id,
-                                                                  limit: max(0, tags))
-                described.append(Group(id: c, size: members.count,
-                                       tags: Dictionary(uniqueKeysWithValues: common.map { ($0.label, $0.probability) }),
-                                       examples: nearest.map { paths[usable[$0].trackID] ?? "?" }))
+            let paths = try db.tracks.absolutePaths(trackIDs: map.points.map(\.trackID))
+            let described = map.groups.map { group in
+                Group(id: group.id, size: group.size, tags: Dictionary(uniqueKeysWithValues: group.tags.map { ($0.label, $0.probability) }),
+                      examples: group.examples.map { paths[$0] ?? "?" })
             }
-            described.sort { $0.size != $1.size ? $0.size > $1.size : $0.id < $1.id }
-
             if json {
-                let map = try PrincipalComponents(points, count: n, dimension: dimension, components: 2)
-                let xy = try map.project(points, count: n)
-                let tracks = (0..<n).map { p in
-                    Point(trackID: usable[p].trackID, path: paths[usable[p].trackID] ?? "?", cluster: clustering.assignments[p],
-                          x: xy[2 * p], y: xy[2 * p + 1])
-                }
+                let tracks = map.points.map { Point(trackID: $0.trackID, path: paths[$0.trackID] ?? "?", cluster: $0.cluster, x: $0.x, y: $0.y) }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let report = Report(model: model.version, k: groups, inertia: clustering.inertia,
+                let report = Report(model: map.model.version, k: map.k, inertia: map.inertia,
                                     explainedVarianceRatio: map.explainedVarianceRatio, clusters: described, tracks: tracks)
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
                 return
             }
-            print("\(groups) groups of \(n) tracks (model \(model.version), k-means++ seed \(seed)):")
+            print("\(map.k) groups of \(map.points.count) tracks (model \(map.model.version), k-means++ seed \(seed)):")
             for (rank, group) in described.enumerated() {
                 let shown = rankedTags(group.tags)
                 print("group \(rank + 1) — \(group.size) tracks: \(shown)")

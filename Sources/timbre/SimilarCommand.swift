@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Service
 import Similarity
 import Tagger
 
@@ -39,33 +40,23 @@ struct SimilarCommand: ParsableCommand {
     func run() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
         try database.withDatabase { db in
-            guard let model = try db.models.active() else {
-                throw CommandFailure("no active model yet: nothing has been tagged (run `timbre scan`)")
-            }
-            let stored = try db.predictions.embeddings(modelID: model.id)
-            guard let dimension = stored.first?.vector.count else {
-                throw CommandFailure("no track has an embedding under model \(model.version) yet (run `timbre scan`)")
-            }
-            let index = EmbeddingIndex(dimension: dimension)
-            for (id, vector) in stored {
-                // A damaged row must not hide the rest of the library.
-                do { try index.upsert(id: id, vector: vector) } catch {
-                    FileHandle.standardError.write(Data("timbre similar: skipping track \(id): \(error)\n".utf8))
-                }
-            }
+            guard let similarity = try SimilarityService.active(in: db) else { throw CommandFailure("\(SimilarityServiceError.noActiveModel)") }
+            let model = similarity.model
+            guard similarity.count > 0 else { throw CommandFailure("\(SimilarityServiceError.noEmbeddings(model: model.version))") }
+            let everyone = SimilarityScope()
 
             let hits: [SimilarityHit]
             let query: String
             if let id = Int64(track), let found = try db.tracks.track(id: id) {
-                guard index.contains(id) else {
+                guard similarity.contains(id) else {
                     throw CommandFailure("track \(id) (\(found.path)) has no embedding under model \(model.version) yet: it is \(found.status.rawValue)")
                 }
-                hits = try index.nearest(toID: id, k: limit)
+                hits = try similarity.similar(toTrack: id, k: limit, scope: everyone)
                 query = "track \(id)"
             } else {
                 let path = URL(fileURLWithPath: track).standardizedFileURL.resolvingSymlinksInPath().path
-                if let found = try db.tracks.track(absolutePath: path), index.contains(found.id) {
-                    hits = try index.nearest(toID: found.id, k: limit)
+                if let found = try db.tracks.track(absolutePath: path), similarity.contains(found.id) {
+                    hits = try similarity.similar(toTrack: found.id, k: limit, scope: everyone)
                     query = "track \(found.id)"
                 } else {
                     guard FileManager.default.fileExists(atPath: path) else {
@@ -73,18 +64,17 @@ struct SimilarCommand: ParsableCommand {
                     }
                     // Not in the catalog (or not tagged yet): embed it now with the active model.
                     let predictor = try Predictor(bundle: try ModelBundle.read(from: model.filePath))
-                    hits = try index.nearest(to: try predictor.predict(file: path).embedding, k: limit)
+                    hits = try similarity.similar(toVector: try predictor.predict(file: path).embedding, k: limit, scope: everyone)
                     query = path
                 }
             }
 
             let paths = try db.tracks.absolutePaths(trackIDs: hits.map(\.id))
-            var entries: [Entry] = []
-            for hit in hits {
-                let probabilities = try db.predictions.probabilities(trackID: hit.id, modelID: model.id)
-                let top = probabilities.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(max(0, tags))
-                entries.append(Entry(trackID: hit.id, path: paths[hit.id] ?? "?", score: hit.score,
-                                     tags: Dictionary(uniqueKeysWithValues: top.map { ($0.key, $0.value) })))
+            let probabilities = try db.predictions.probabilities(trackIDs: hits.map(\.id), modelID: model.id)
+            let entries = hits.map { hit in
+                let top = TrackTags(predicted: probabilities[hit.id] ?? [:], corrections: [:]).ranked.prefix(max(0, tags))
+                return Entry(trackID: hit.id, path: paths[hit.id] ?? "?", score: hit.score,
+                             tags: Dictionary(uniqueKeysWithValues: top.map { ($0.label, $0.probability) }))
             }
             if json {
                 let encoder = JSONEncoder()
@@ -92,7 +82,7 @@ struct SimilarCommand: ParsableCommand {
                 print(String(decoding: try encoder.encode(Report(query: query, model: model.version, similar: entries)), as: UTF8.self))
                 return
             }
-            print("most similar to \(query) (model \(model.version), \(index.count) tracks):")
+            print("most similar to \(query) (model \(model.version), \(similarity.count) tracks):")
             for entry in entries {
                 let shown = rankedTags(entry.tags)
                 print(String(format: "%.3f  ", entry.score) + entry.path + (shown.isEmpty ? "" : "\n       \(shown)"))

@@ -28,6 +28,7 @@ struct Timbre: ParsableCommand {
             TagsCommand.self,
             SimilarCommand.self,
             ClustersCommand.self,
+            ServeCommand.self,
         ]
     )
 }

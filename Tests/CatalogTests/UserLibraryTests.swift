@@ -16,7 +16,7 @@ final class UserLibraryTests: XCTestCase {
         XCTAssertNotEqual(key, otherKey)
         // What is stored is PostgreSQL's own sha256 of the key, never the key.
         let stored = try database.pool.withConnection { connection in
-            try connection.query("SELECT api_key_hash = sha256(convert_to($2, 'UTF8')), position(convert_to($2, 'UTF8') in api_key_hash) FROM users WHERE id = $1",
+            try connection.query("SELECT key_hash = sha256(convert_to($2, 'UTF8')), position(convert_to($2, 'UTF8') in key_hash) FROM api_keys WHERE user_id = $1",
                                  [alice.id, key])
         }
         XCTAssertTrue(try stored.bool(0, 0))
@@ -25,6 +25,30 @@ final class UserLibraryTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("exists already"), "\(error)")
         }
         XCTAssertThrowsError(try users.add(name: "  "))
+        XCTAssertThrowsError(try users.add(name: "eve\u{1B}[31m"))
+    }
+
+    func testFirstUserIsAdminAndKeysAreRevocableOneByOne() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let users = UserRepository(pool: database.pool)
+        let (first, firstKey) = try users.add(name: "first")
+        let (second, _) = try users.add(name: "second")
+        let (third, _) = try users.add(name: "third", admin: true)
+        XCTAssertEqual(first.role, .admin)
+        XCTAssertEqual(second.role, .user)
+        XCTAssertEqual(third.role, .admin)
+        XCTAssertEqual(try users.firstAdmin(), first)
+
+        let laptop = try users.issueKey(userID: first.id, label: "laptop")
+        XCTAssertNotEqual(laptop, firstKey)
+        XCTAssertEqual(try users.verify(apiKey: laptop), first)
+        XCTAssertEqual(try users.revokeKeys(userID: first.id, prefix: String(laptop.prefix(12))), 1)
+        XCTAssertNil(try users.verify(apiKey: laptop), "a revoked key no longer signs in")
+        XCTAssertEqual(try users.verify(apiKey: firstKey), first, "revoking one key leaves the others")
+        XCTAssertEqual(try users.keys(userID: first.id).map { $0.revokedAt != nil }, [false, true])
+        XCTAssertEqual(try users.revokeKeys(userID: first.id), 1)
+        XCTAssertNil(try users.verify(apiKey: firstKey))
     }
 
     func testLibraryRootsAreCanonicalAndNeverNested() throws {

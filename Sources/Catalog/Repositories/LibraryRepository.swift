@@ -45,6 +45,32 @@ public struct LibraryRepository: Sendable {
         }
     }
 
+    public func list(ownerID: Int64) throws -> [Library] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT \(Self.columns) FROM libraries WHERE owner_id = $1 ORDER BY id", [ownerID])
+            return try (0..<rows.rowCount).map { try Self.library(rows, $0) }
+        }
+    }
+
+    /// Tracks not gone, per library.
+    public func trackCounts() throws -> [Int64: Int] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT library_id, count(*) FROM tracks WHERE status <> 'gone' GROUP BY library_id")
+            var counts: [Int64: Int] = [:]
+            for row in 0..<rows.rowCount { counts[try rows.int(row, 0)] = Int(try rows.int(row, 1)) }
+            return counts
+        }
+    }
+
+    /// Forgets a library and everything catalogued from it (tracks, their tags, embeddings,
+    /// corrections and jobs); the folder itself is never touched. False when there was none.
+    @discardableResult
+    public func delete(id: Int64) throws -> Bool {
+        try pool.withConnection(retryingOnConnectionLoss: false) { connection in
+            try connection.query("DELETE FROM libraries WHERE id = $1 RETURNING id", [id]).rowCount == 1
+        }
+    }
+
     public func find(id: Int64) throws -> Library? {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns) FROM libraries WHERE id = $1", [id])

@@ -11,6 +11,8 @@ public struct ModelVersion: Sendable, Equatable {
     public let metrics: String
     public let parentID: Int64?
     public let state: ModelState
+    public let createdAt: Date
+    public let activatedAt: Date?
 }
 
 /// Model versions. Immutable once registered; at most one is active (a partial unique index
@@ -19,7 +21,7 @@ public struct ModelRepository: Sendable {
     public let pool: ConnectionPool
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    private static let columns = "id, version, file_path, labels, metrics, parent_id, state"
+    private static let columns = "id, version, file_path, labels, metrics, parent_id, state, created_at, activated_at"
 
     public func register(version: String, filePath: String, labels: [String], metrics: String = "{}", parentID: Int64? = nil) throws -> ModelVersion {
         try pool.withConnection(retryingOnConnectionLoss: false) { connection in
@@ -34,6 +36,14 @@ public struct ModelRepository: Sendable {
         try pool.withConnection { connection in
             let rows = try connection.query("SELECT \(Self.columns) FROM models WHERE state = 'active'")
             return rows.rowCount == 0 ? nil : try Self.model(rows, 0)
+        }
+    }
+
+    /// Every version, newest first.
+    public func list() throws -> [ModelVersion] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT \(Self.columns) FROM models ORDER BY id DESC")
+            return try (0..<rows.rowCount).map { try Self.model(rows, $0) }
         }
     }
 
@@ -72,6 +82,7 @@ public struct ModelRepository: Sendable {
     static func model(_ rows: QueryResult, _ row: Int) throws -> ModelVersion {
         ModelVersion(id: try rows.int(row, 0), version: try rows.string(row, 1), filePath: try rows.string(row, 2),
                      labels: try rows.strings(row, 3), metrics: try rows.string(row, 4), parentID: try rows.optionalInt(row, 5),
-                     state: ModelState(rawValue: try rows.string(row, 6)) ?? .candidate)
+                     state: ModelState(rawValue: try rows.string(row, 6)) ?? .candidate,
+                     createdAt: try rows.date(row, 7), activatedAt: try rows.optionalDate(row, 8))
     }
 }

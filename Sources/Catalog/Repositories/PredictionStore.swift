@@ -78,6 +78,50 @@ public struct PredictionStore: Sendable {
         }
     }
 
+    /// Embeddings under `modelID` of tracks not gone that were stored at or after `since`
+    /// (microseconds since 1970; all of them for nil), with when each was stored (the same
+    /// unit): what keeps an in-memory index in sync.
+    public func embeddings(modelID: Int64, since: Int64?) throws -> [(trackID: Int64, vector: [Float], storedAt: Int64)] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT e.track_id, e.vector, (extract(epoch FROM e.created_at) * 1000000)::bigint
+                FROM embeddings e JOIN tracks t ON t.id = e.track_id
+                WHERE e.model_id = $1 AND t.status <> 'gone'
+                  AND ($2::bigint IS NULL OR e.created_at >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond')
+                ORDER BY e.track_id
+                """, [modelID, since])
+            return try (0..<rows.rowCount).map { (try rows.int($0, 0), try rows.floats($0, 1), try rows.int($0, 2)) }
+        }
+    }
+
+    /// Label → probability for each of `trackIDs` under `modelID`.
+    public func probabilities(trackIDs: [Int64], modelID: Int64) throws -> [Int64: [String: Float]] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT track_id, label, probability FROM predictions WHERE model_id = $1 AND track_id = ANY($2::bigint[])
+                """, [modelID, trackIDs])
+            var result: [Int64: [String: Float]] = [:]
+            for row in 0..<rows.rowCount {
+                result[try rows.int(row, 0), default: [:]][try rows.string(row, 1)] = Float(try rows.double(row, 2))
+            }
+            return result
+        }
+    }
+
+    /// Per label: tracks of `ownerID` (not gone) predicted at `threshold` or more under `modelID`.
+    public func labelCounts(ownerID: Int64, modelID: Int64, threshold: Float) throws -> [String: Int] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT p.label, count(*) FROM predictions p JOIN tracks t ON t.id = p.track_id JOIN libraries l ON l.id = t.library_id
+                WHERE p.model_id = $1 AND l.owner_id = $2 AND t.status <> 'gone' AND p.probability >= $3::real
+                GROUP BY p.label
+                """, [modelID, ownerID, threshold])
+            var result: [String: Int] = [:]
+            for row in 0..<rows.rowCount { result[try rows.string(row, 0)] = Int(try rows.int(row, 1)) }
+            return result
+        }
+    }
+
     /// The `limit` labels with the highest mean probability over `trackIDs` under `modelID`
     /// (what a group of tracks has in common), highest first.
     public func meanProbabilities(trackIDs: [Int64], modelID: Int64, limit: Int) throws -> [(label: String, probability: Float)] {

@@ -47,13 +47,13 @@ public struct TrackRepository: Sendable {
     public let pool: ConnectionPool
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    private static let columns = """
+    static let columns = """
         id, library_id, path, size, mtime_ns, content_hash, format, duration_seconds, title, artist, album, genre, year,
         status, last_error, first_seen_at, last_seen_at
         """
 
     /// `columns` qualified with the `t.` alias, for queries that join `libraries`.
-    private static let joinedColumns = columns.split(separator: ",")
+    static let joinedColumns = columns.split(separator: ",")
         .map { "t." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
     public func track(id: Int64) throws -> Track? {

@@ -8,8 +8,7 @@ import Tagger
 /// on several threads at once; the network then sees the chunks of all the batch's tracks together,
 /// `forwardBatchSize` at a time, so small tracks fill one forward pass instead of many.
 ///
-/// Per track: probabilities = mean over its chunks of sigmoid(logits); embedding = the
-/// L2-normalised mean of its chunk embeddings (as `Predictor.predict(chunks:duration:)`).
+/// Per track, the result is `TrackAggregate`'s, exactly as `Predictor`'s.
 final class BatchInference: @unchecked Sendable {
     // `features` reads only the Sendable `TrackFeatures` and value types, so it is safe from any
     // thread; `predict` uses the network, which reuses buffers: one caller at a time.
@@ -28,10 +27,9 @@ final class BatchInference: @unchecked Sendable {
 
     /// (probabilities in label order, embedding) per track, in the order given.
     func predict(_ tracks: [ChunkBatch]) throws -> [(probabilities: [Float], embedding: [Float])] {
-        let labels = bundle.labels.count
-        let dim = bundle.network.config.embeddingDim
-        var probabilities = [[Float]](repeating: [Float](repeating: 0, count: labels), count: tracks.count)
-        var embeddings = [[Float]](repeating: [Float](repeating: 0, count: dim), count: tracks.count)
+        var aggregates = [TrackAggregate](repeating: TrackAggregate(labels: bundle.labels.count,
+                                                                    embeddingDimension: bundle.network.config.embeddingDim),
+                                          count: tracks.count)
         // (track, chunk) pairs in order; a forward pass takes the next `forwardBatchSize`.
         var owners: [Int] = []
         for (track, batch) in tracks.enumerated() { owners += repeatElement(track, count: batch.count) }
@@ -53,21 +51,11 @@ final class BatchInference: @unchecked Sendable {
             let output = try bundle.network.forward(Tensor(shape: [n, 1, first.nMels, first.frames], data: input), training: false)
             output.logits.data.withUnsafeBufferPointer { logits in
                 output.embeddings.data.withUnsafeBufferPointer { vectors in
-                    for i in 0..<n {
-                        let track = owners[start + i]
-                        for j in 0..<labels { probabilities[track][j] += 1 / (1 + exp(-logits[i * labels + j])) }
-                        for j in 0..<dim { embeddings[track][j] += vectors[i * dim + j] }
-                    }
+                    for i in 0..<n { aggregates[owners[start + i]].add(logits: logits, embeddings: vectors, row: i) }
                 }
             }
             start += n
         }
-        for track in tracks.indices {
-            let inverse = 1 / Float(tracks[track].count)
-            for j in 0..<labels { probabilities[track][j] *= inverse }
-            let norm = embeddings[track].reduce(0) { $0 + $1 * $1 }.squareRoot()
-            if norm > 0 { for j in 0..<dim { embeddings[track][j] /= norm } }
-        }
-        return Array(zip(probabilities, embeddings)).map { ($0.0, $0.1) }
+        return aggregates.map { $0.finished() }
     }
 }

@@ -53,27 +53,22 @@ public final class Predictor {
 
     /// Runs normalised chunks through the network, `batchSize` at a time.
     public func predict(chunks: ChunkBatch, duration: Double) throws -> TrackPrediction {
-        let labels = bundle.labels.count
-        let dim = bundle.network.config.embeddingDim
+        var aggregate = TrackAggregate(labels: bundle.labels.count, embeddingDimension: bundle.network.config.embeddingDim)
         let chunkSize = chunks.nMels * chunks.frames
-        var probabilities = [Float](repeating: 0, count: labels)
-        var embedding = [Float](repeating: 0, count: dim)
         var start = 0
         while start < chunks.count {
             let n = min(batchSize, chunks.count - start)
             let input = try Tensor(shape: [n, 1, chunks.nMels, chunks.frames],
                                    data: Array(chunks.values[(start * chunkSize)..<((start + n) * chunkSize)]))
             let output = try bundle.network.forward(input, training: false)
-            for i in 0..<n {
-                for j in 0..<labels { probabilities[j] += sigmoid(output.logits.data[i * labels + j]) }
-                for j in 0..<dim { embedding[j] += output.embeddings.data[i * dim + j] }
+            output.logits.data.withUnsafeBufferPointer { logits in
+                output.embeddings.data.withUnsafeBufferPointer { vectors in
+                    for i in 0..<n { aggregate.add(logits: logits, embeddings: vectors, row: i) }
+                }
             }
             start += n
         }
-        let inverse = 1 / Float(chunks.count)
-        for j in 0..<labels { probabilities[j] *= inverse }
-        let norm = embedding.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        if norm > 0 { for j in 0..<dim { embedding[j] /= norm } }
+        let (probabilities, embedding) = aggregate.finished()
         return TrackPrediction(probabilities: probabilities, embedding: embedding, chunkCount: chunks.count, duration: duration)
     }
 }

@@ -1,0 +1,110 @@
+import Foundation
+
+/// A job as a user sees it: its state and, for scans, how far it got.
+public struct JobRecord: Sendable, Equatable {
+    public let id: Int64
+    public let kind: String
+    public let state: JobState
+    public let trackID: Int64?
+    public let libraryID: Int64?
+    public let attempts: Int
+    public let lastError: String?
+    public let createdAt: Date
+    public let updatedAt: Date
+    /// (done, total) when the job reports progress.
+    public let progress: (done: Int, total: Int)?
+
+    public static func == (a: JobRecord, b: JobRecord) -> Bool {
+        a.id == b.id && a.state == b.state && a.attempts == b.attempts && a.progress?.done == b.progress?.done
+            && a.progress?.total == b.progress?.total && a.updatedAt == b.updatedAt
+    }
+}
+
+extension JobKind {
+    /// Walk a library's folder and queue what changed; run by the server that accepted it.
+    public static let scan = "scan"
+}
+
+/// Jobs by owner (a tagging job belongs to its track's library, a scan to its library), and the
+/// scan jobs the server runs itself.
+extension JobQueue {
+    private static let recordColumns = """
+        j.id, j.kind, j.state, j.track_id, coalesce(j.library_id, t.library_id), j.attempts, j.last_error, j.created_at,
+        j.updated_at, (j.progress->>'done')::bigint, (j.progress->>'total')::bigint
+        """
+    private static let ownedJobs = """
+        FROM jobs j LEFT JOIN tracks t ON t.id = j.track_id
+        JOIN libraries l ON l.id = coalesce(j.library_id, t.library_id)
+        """
+
+    /// `ownerID`'s jobs, newest first.
+    public func list(ownerID: Int64, state: JobState? = nil, kind: String? = nil, limit: Int = 50) throws -> [JobRecord] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT \(Self.recordColumns) \(Self.ownedJobs)
+                WHERE l.owner_id = $1 AND ($2::text IS NULL OR j.state = $2::text) AND ($3::text IS NULL OR j.kind = $3::text)
+                ORDER BY j.id DESC LIMIT $4
+                """, [ownerID, state?.rawValue, kind, max(1, min(limit, 500))])
+            return try (0..<rows.rowCount).map { try Self.record(rows, $0) }
+        }
+    }
+
+    public func counts(ownerID: Int64) throws -> [JobState: Int] {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT j.state, count(*) \(Self.ownedJobs) WHERE l.owner_id = $1 GROUP BY j.state", [ownerID])
+            var counts: [JobState: Int] = [:]
+            for row in 0..<rows.rowCount {
+                if let state = JobState(rawValue: try rows.string(row, 0)) { counts[state] = Int(try rows.int(row, 1)) }
+            }
+            return counts
+        }
+    }
+
+    public func record(id: Int64) throws -> JobRecord? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT \(Self.recordColumns) \(Self.ownedJobs) WHERE j.id = $1", [id])
+            return rows.rowCount == 0 ? nil : try Self.record(rows, 0)
+        }
+    }
+
+    /// A scan job, already running under `owner` (the server runs it at once, on its own thread).
+    /// Returns nil when a scan of the library is queued or running already.
+    public func startScan(libraryID: Int64, owner: String) throws -> Int64? {
+        try pool.withConnection(retryingOnConnectionLoss: false) { connection in
+            let rows = try connection.query("""
+                INSERT INTO jobs (kind, library_id, state, attempts, lease_owner, lease_expires_at, progress)
+                SELECT 'scan', $1, 'running', 1, $2, now() + interval '1 day', '{"done": 0, "total": 0}'
+                WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'scan' AND library_id = $1 AND state IN ('queued', 'running'))
+                RETURNING id
+                """, [libraryID, owner])
+            return rows.rowCount == 0 ? nil : try rows.int(0, 0)
+        }
+    }
+
+    public func reportProgress(jobID: Int64, done: Int, total: Int) throws {
+        try pool.withConnection {
+            try $0.query("UPDATE jobs SET progress = jsonb_build_object('done', $2::bigint, 'total', $3::bigint), updated_at = now() WHERE id = $1",
+                         [jobID, Int64(done), Int64(total)])
+        }
+    }
+
+    /// Ends a job the server ran itself: done, or failed with `error`.
+    public func finish(jobID: Int64, error: String? = nil) throws {
+        try pool.withConnection {
+            try $0.query("""
+                UPDATE jobs SET state = CASE WHEN $2::text IS NULL THEN 'done' ELSE 'failed' END, last_error = $2::text,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = $1
+                """, [jobID, error.map { String($0.prefix(4000)) }])
+        }
+    }
+
+    static func record(_ rows: QueryResult, _ row: Int) throws -> JobRecord {
+        let done = try rows.optionalInt(row, 9), total = try rows.optionalInt(row, 10)
+        return JobRecord(id: try rows.int(row, 0), kind: try rows.string(row, 1),
+                         state: JobState(rawValue: try rows.string(row, 2)) ?? .queued, trackID: try rows.optionalInt(row, 3),
+                         libraryID: try rows.optionalInt(row, 4), attempts: Int(try rows.int(row, 5)),
+                         lastError: try rows.optionalString(row, 6), createdAt: try rows.date(row, 7), updatedAt: try rows.date(row, 8),
+                         progress: done.flatMap { d in total.map { (Int(d), Int($0)) } })
+    }
+}

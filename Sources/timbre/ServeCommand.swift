@@ -1,0 +1,152 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Logging
+import Server
+
+/// `timbre serve`: the HTTP API and web UI, with a tagging worker and the library watcher.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API and the web UI (and tag what arrives).",
+        discussion: """
+            Prints a one-time login link for the web UI. Stop with Ctrl-C or SIGTERM: requests in \
+            flight are answered first.
+            """
+    )
+
+    @Option(help: "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port, printed).") var port = 8000
+    @Option(help: "Tagging threads of the built-in worker (0: leave tagging to `timbre worker` processes).")
+    var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "HTTP threads (requests answered at once).") var threads = 8
+    @Option(name: .customLong("max-upload-mb"), help: "Largest audio upload, in MB.") var maxUploadMB = 200
+    @Option(name: .customLong("max-json-kb"), help: "Largest JSON body, in KB.") var maxJSONKB = 1024
+    @Option(help: "Seconds between full rescans of every library (0: never).") var rescanInterval: Double = 3600
+    @Option(help: "The web UI's folder (default: web/ beside the executable or above it; $TIMBRE_WEB).") var web: String?
+    @Option(help: "The model file a fresh catalog starts with (default: the shipped models/default/model.safetensors).")
+    var model: String?
+    @Flag(help: "Log every request (the access log) and the embedded server's lines.") var verbose = false
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+        guard workers >= 0, threads >= 1, maxUploadMB >= 1, maxJSONKB >= 1, rescanInterval >= 0 else {
+            throw ValidationError("--workers must be ≥ 0; --threads, --max-upload-mb and --max-json-kb ≥ 1; --rescan-interval ≥ 0")
+        }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .info : .notice
+            return handler
+        }
+        let db = try Database.open(url: database.databaseURL, migrate: true, migrationsDirectory: database.migrations,
+                                   maximumConnections: threads + 4, applicationName: "timbre-serve")
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.threads = threads
+        configuration.limits.audio = maxUploadMB << 20
+        configuration.limits.json = maxJSONKB << 10
+        configuration.webDirectory = WebDirectory.locate(explicit: web)
+        configuration.schemaVersion = (try? Migrator(directory: Migration.locateDirectory(explicit: database.migrations)).migrations.last?.version) ?? 0
+        let server = TimbreServer(database: db, configuration: configuration, metrics: ServerMetrics())
+        let stopping = StopFlag()
+
+        // The built-in worker registers the shipped model on a fresh catalog and tags the queue.
+        var threadsToJoin: [Thread] = []
+        if workers > 0 {
+            let path = model ?? defaultModelPath()
+            var options = WorkerOptions()
+            options.concurrency = workers
+            options.owner += ":serve"
+            let loaded = try ActiveModel.load(models: db.models, defaultPath: FileManager.default.fileExists(atPath: path) ? path : nil,
+                                              searched: [path])
+            nonisolated(unsafe) let worker = try Worker(pool: db.pool, model: loaded, options: options)
+            threadsToJoin.append(StopFlag.start(name: "tagging") {
+                do { try worker.run(drain: false, shouldStop: { stopping.isSet }) } catch {
+                    Logger(label: "timbre.worker").error("the built-in worker stopped: \(error)")
+                }
+            })
+        }
+        try server.refreshIndex()
+        let daemon = MicroHTTPDaemon(handler: server)
+        try daemon.start(host: host, port: port, threads: threads, connectionTimeout: configuration.connectionTimeout)
+
+        let refresh = configuration.indexRefreshInterval
+        threadsToJoin.append(StopFlag.start(name: "index") {
+            var lastRescan = Date()
+            while !stopping.wait(seconds: refresh) {
+                do { try server.refreshIndex() } catch { Logger(label: "timbre.server").warning("index refresh failed: \(error)") }
+                if rescanInterval > 0, Date().timeIntervalSince(lastRescan) >= rescanInterval {
+                    lastRescan = Date()
+                    server.rescanAll()
+                }
+            }
+        })
+
+        let (admin, token) = try server.loginToken()
+        let shownHost = host == "0.0.0.0" ? ProcessInfo.processInfo.hostName : (host.contains(":") ? "[\(host)]" : host)
+        print("Timbre is serving on http://\(shownHost):\(daemon.port)/ (model: \((try? db.models.active()?.version) ?? nil ?? "none yet"), "
+              + "web UI: \(configuration.webDirectory?.path ?? "not found"))")
+        print("open this link to sign in as \(admin.name) (it works once):")
+        print("    http://\(shownHost):\(daemon.port)/#token=\(token)")
+        print("API: curl -H 'Authorization: Bearer KEY' http://\(shownHost):\(daemon.port)/api/v1/tracks   (keys: `timbre user key NAME`)")
+        fflush(nil)
+
+        // Wait for SIGINT or SIGTERM, then stop in order: no new connections, answer the
+        // requests in flight, let the worker finish its batch, close the catalog.
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stopping.set() }
+            source.resume()
+            return source
+        }
+        stopping.waitForever()
+        FileHandle.standardError.write(Data("timbre serve: stopping (answering requests in flight)\n".utf8))
+        daemon.stop(grace: configuration.shutdownGrace)
+        for thread in threadsToJoin { StopFlag.join(thread) }
+        signals.forEach { $0.cancel() }
+        db.close()
+        FileHandle.standardError.write(Data("timbre serve: stopped\n".utf8))
+    }
+}
+
+/// A one-way switch threads wait on.
+final class StopFlag: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var flag = false
+
+    var isSet: Bool { condition.withLock { flag } }
+
+    func set() { condition.withLock { flag = true; condition.broadcast() } }
+
+    /// Waits up to `seconds`; true once set.
+    func wait(seconds: Double) -> Bool {
+        condition.withLock {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !flag, condition.wait(until: deadline) {}
+            return flag
+        }
+    }
+
+    func waitForever() { condition.withLock { while !flag { condition.wait() } } }
+
+    /// A thread running `body`, with a way to wait for its end.
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) -> Thread {
+        let thread = Thread {
+            body()
+            Thread.current.threadDictionary["timbre.done"] = true
+        }
+        thread.name = name
+        thread.start()
+        return thread
+    }
+
+    static func join(_ thread: Thread) {
+        while !thread.isFinished { usleep(20_000) }
+    }
+}
