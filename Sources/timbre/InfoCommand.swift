@@ -2,20 +2,30 @@ import ArgumentParser
 import AudioIO
 import Foundation
 
-/// `timbre info FILE…`: format, length, stream properties and tags of audio files.
+/// `timbre info FILE…`: format, length, stream properties and tags of audio files;
+/// `timbre info --system`: the CPU, the BLAS kernels and the C libraries this process runs on.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show the format, duration, sample rate, channels, bitrate and tags of audio files."
+        abstract: "Show the format, duration, sample rate, channels, bitrate and tags of audio files (or, with --system, the machine)."
     )
 
     @Argument(help: "Audio files (WAV, FLAC, OGG/Vorbis, Opus, AIFF, MP3).")
-    var files: [String]
+    var files: [String] = []
 
-    @Flag(help: "Print a JSON array with one object per file (failures carry an \"error\" field).")
+    @Flag(help: "Show the CPU's features, the OpenBLAS kernels chosen and why, BLAS threads and the C libraries' versions.")
+    var system = false
+
+    @Flag(help: "Print JSON: an array with one object per file (failures carry an \"error\" field), or one object for --system.")
     var json = false
 
+    func validate() throws {
+        if system, !files.isEmpty { throw ValidationError("give audio files or --system, not both") }
+        if !system, files.isEmpty { throw ValidationError("give one or more audio files, or --system") }
+    }
+
     func run() throws {
+        if system { return try SystemReport.current().print(json: json) }
         var reports: [FileInfoReport] = []
         for path in files {
             do {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NeuralNet
 
 /// The `timbre` command: wiring only; each subcommand lives in its own file.
 @main
@@ -31,6 +32,13 @@ struct Timbre: ParsableCommand {
             ServeCommand.self,
         ]
     )
+
+    /// First run on the best OpenBLAS kernels this CPU supports (which may execute this program
+    /// again, silently, with OPENBLAS_CORETYPE set: see BLASKernel), then parse and run.
+    static func main() {
+        BLASKernel.selectBestCore()
+        main(nil)
+    }
 }
 
 /// A command's own failure (not a module's typed error): the message says what to do.
