@@ -13,7 +13,8 @@ import Tagger
 /// and this engine's eval logits on it as `bench.logits`, for the peer to check against.
 /// `--weights W` loads that file and times inference (forward, eval mode) per batch, then the
 /// train step (zero_grad, forward in training mode, BCE-with-logits, backward, AdamW step),
-/// then a large GEMM through `Linear` for the machine's sgemm peak (OpenBLAS).
+/// then a large GEMM through `Linear` for the machine's sgemm peak (OpenBLAS, on the kernel set
+/// `BLASKernel` selected, which the report names).
 struct BenchEngineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-engine",
@@ -221,6 +222,8 @@ struct EngineBenchReport {
     var rssAfterLoopKB = 0
     var inferencePeakKB = 0
     var trainPeakKB = 0
+    /// The OpenBLAS kernels every GEMM here ran on, and why.
+    var blas = BLASKernel.report()
 
     static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return .nan }
@@ -245,13 +248,15 @@ struct EngineBenchReport {
             "sgemm_gflops_best": sgemmSeconds.min().map { 2 * pow(Double(sgemmSize), 3) / $0 / 1e9 } ?? 0,
             "rss_after_warm_up_kb": rssAfterWarmUpKB, "rss_after_loop_kb": rssAfterLoopKB,
             "inference_peak_rss_kb": inferencePeakKB, "train_peak_rss_kb": trainPeakKB,
+            "blas_core": blas.activeCore, "blas_core_openblas_choice": blas.openblasChoice ?? NSNull() as Any,
+            "blas_core_selected": blas.selectedCore ?? NSNull() as Any, "blas_core_reason": blas.reason,
         ]
     }
 
     var summary: String {
         let inference = Self.median(inferenceSeconds), train = Self.median(trainSeconds)
         return """
-            timbre engine, batch \(batch), \(parameters) parameters, \(Parallel.workerCount) threads
+            timbre engine, batch \(batch), \(parameters) parameters, \(Parallel.workerCount) threads, OpenBLAS core \(blas.activeCore)
             inference: median \(String(format: "%.4f", inference)) s/batch, \(String(format: "%.1f", Double(batch) / inference)) chunks/s over \(inferenceSeconds.count) batches
             train step: median \(String(format: "%.4f", train)) s/batch, \(String(format: "%.1f", Double(batch) / train)) samples/s over \(trainSeconds.count) steps
             RSS: \(rssAfterWarmUpKB / 1024) MiB after warm-up, \(rssAfterLoopKB / 1024) MiB after the loop; peak \(inferencePeakKB / 1024) MiB inference, \(trainPeakKB / 1024) MiB training

@@ -10,7 +10,9 @@
 #   GFLOP/s     Timbre's effective rate (the model's FLOPs from torch's FlopCounterMode, ×3 for a
 #               train step, over the time taken) against cblas_sgemm's measured rate on 2048²
 #               matrices (OpenBLAS with its own threads on every core), with numpy's sgemm as a
-#               cross-check. Timbre's 3×3 convolutions use Winograd's F(2×2, 3×3), which does
+#               cross-check. The peak is measured on the OpenBLAS kernel set Timbre runs on (the best
+#               this CPU supports: `timbre` restarts itself on it where OpenBLAS chose a weaker one),
+#               which the header names. Timbre's 3×3 convolutions use Winograd's F(2×2, 3×3), which does
 #               2.25× fewer multiplies than the model's FLOP count, so the effective rate can pass
 #               the sgemm peak.
 #   memory      Timbre's RSS after warm-up and after N inference batches, and VmHWM (peak)
@@ -86,6 +88,7 @@ print("Engine: ResNet-SE (50 genres, base 64, blocks [2,3,2]), batch 32 × 1×12
 print(f"{timbre['parameters']:,} parameters; {flops / 1e9:.3f} GFLOP forward per chunk (torch FlopCounterMode), ×3 for a train step")
 print(f"machine: {cpu()}, {os.cpu_count()} cores; timbre {timbre['threads']} threads, torch {peer['torch']} "
       f"{peer['torch_threads']} threads, onnxruntime {peer['onnxruntime']} default threads")
+print(f"OpenBLAS core: {timbre['blas_core']} ({timbre['blas_core_reason']}); Timbre's GEMMs and the sgemm peak run on it")
 print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} — on a shared or busy machine "
       "the figures are indicative only; compare ratios from the same run")
 print()
