@@ -1,0 +1,78 @@
+import Catalog
+import Foundation
+@testable import Server
+import XCTest
+
+final class ShutdownAndDocumentTests: XCTestCase {
+    /// SIGTERM while a request is still uploading: the server stops listening, answers that
+    /// request, and exits 0.
+    func testGracefulShutdownAnswersTheRequestInFlight() throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("timbre-stop-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let server = try ServerProcess(databaseURL: database.url, home: home.path, arguments: ["--workers", "0"])
+        let port = UInt16(server.baseURL.split(separator: ":").last!)!
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        XCTAssertEqual(withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }, 0)
+        let body = Array(#"{"token": "not-a-real-token"}"#.utf8)
+        let head = Array("POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
+        func write(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+        write(head + body.prefix(5))
+        usleep(300_000)
+        kill(server.pid, SIGTERM)
+        usleep(500_000)
+        // New connections are refused now…
+        XCTAssertEqual(HTTPClient(base: server.baseURL).get("/healthz").status, -1, "the server stopped listening")
+        // …and the request in flight still gets its answer.
+        write(Array(body.dropFirst(5)))
+        var answer = [UInt8](repeating: 0, count: 4096)
+        var received = 0
+        while received < answer.count {
+            let n = answer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + received, $0.count - received, 0) }
+            if n <= 0 { break }
+            received += n
+        }
+        let text = String(decoding: answer.prefix(received), as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 401"), text)
+        XCTAssertTrue(text.contains("\"unauthorized\""), text)
+        var status: Int32 = 0
+        while waitpid(server.pid, &status, 0) < 0 && errno == EINTR {}
+        XCTAssertEqual((status >> 8) & 0xff, 0, "timbre serve exits 0 after SIGTERM")
+        XCTAssertTrue(try String(contentsOfFile: server.output, encoding: .utf8).contains("timbre serve: stopped"))
+    }
+
+    /// The router and openapi.json describe the same API: every served method and path is
+    /// documented, and every documented one is served.
+    func testEveryRouteIsDocumentedAndEveryDocumentedRouteServed() throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let server = TimbreServer(database: Database(pool: database.pool), configuration: ServerConfiguration(), metrics: ServerMetrics())
+        let served = Set(server.router.routes.filter { $0.pattern.hasPrefix("/api/") || ["/healthz", "/readyz", "/metrics"].contains($0.pattern) }
+            .map { "\($0.method) \($0.pattern)" })
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: ServerProcess.repositoryRoot
+            .appendingPathComponent("web/openapi.json"))) as? [String: Any])
+        XCTAssertEqual(document["openapi"] as? String, "3.1.0")
+        let paths = try XCTUnwrap(document["paths"] as? [String: [String: Any]])
+        let documented = Set(paths.flatMap { path, operations in
+            operations.keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) }.map { "\($0.uppercased()) \(path)" }
+        })
+        XCTAssertEqual(served.subtracting(documented).sorted(), [], "served but not documented")
+        XCTAssertEqual(documented.subtracting(served).sorted(), [], "documented but not served")
+        // Admin-only and public routes agree with the document's security.
+        for route in server.router.routes where served.contains("\(route.method) \(route.pattern)") {
+            let operation = paths[route.pattern]?[route.method.lowercased()] as? [String: Any]
+            let isPublic = (operation?["security"] as? [Any])?.isEmpty == true
+            XCTAssertEqual(isPublic, route.access == .everyone, "\(route.method) \(route.pattern)")
+        }
+    }
+}
