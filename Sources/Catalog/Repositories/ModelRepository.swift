@@ -21,7 +21,7 @@ public struct ModelRepository: Sendable {
     public let pool: ConnectionPool
     public init(pool: ConnectionPool) { self.pool = pool }
 
-    private static let columns = "id, version, file_path, labels, metrics, parent_id, state, created_at, activated_at"
+    static let columns = "id, version, file_path, labels, metrics, parent_id, state, created_at, activated_at"
 
     public func register(version: String, filePath: String, labels: [String], metrics: String = "{}", parentID: Int64? = nil) throws -> ModelVersion {
         try pool.withConnection(retryingOnConnectionLoss: false) { connection in
@@ -64,14 +64,25 @@ public struct ModelRepository: Sendable {
     /// Makes `id` the active model, retiring the previous one, atomically. Promoting a retired
     /// model is how one rolls back.
     public func promote(id: Int64) throws {
-        try pool.withTransaction { connection in
-            let target = try connection.query("SELECT state FROM models WHERE id = $1 FOR UPDATE", [id])
-            guard target.rowCount == 1 else { throw CatalogError.notFound(what: "model \(id)") }
-            guard try target.string(0, 0) != ModelState.rejected.rawValue else {
-                throw CatalogError.invalidArgument("model \(id) was rejected and cannot be promoted")
-            }
-            try connection.query("UPDATE models SET state = 'retired' WHERE state = 'active' AND id <> $1", [id])
-            try connection.query("UPDATE models SET state = 'active', activated_at = now() WHERE id = $1", [id])
+        try pool.withTransaction { connection in try Self.promote(id: id, on: connection) }
+    }
+
+    /// `promote` inside the caller's transaction.
+    static func promote(id: Int64, on connection: PostgresConnection) throws {
+        let target = try connection.query("SELECT state FROM models WHERE id = $1 FOR UPDATE", [id])
+        guard target.rowCount == 1 else { throw CatalogError.notFound(what: "model \(id)") }
+        guard try target.string(0, 0) != ModelState.rejected.rawValue else {
+            throw CatalogError.invalidArgument("model \(id) was rejected and cannot be promoted")
+        }
+        try connection.query("UPDATE models SET state = 'retired' WHERE state = 'active' AND id <> $1", [id])
+        try connection.query("UPDATE models SET state = 'active', activated_at = now() WHERE id = $1", [id])
+    }
+
+    /// The model a retraining job registered.
+    public func find(trainedByJobID jobID: Int64) throws -> ModelVersion? {
+        try pool.withConnection { connection in
+            let rows = try connection.query("SELECT \(Self.columns) FROM models WHERE trained_by_job_id = $1 ORDER BY id DESC LIMIT 1", [jobID])
+            return rows.rowCount == 0 ? nil : try Self.model(rows, 0)
         }
     }
 

@@ -18,6 +18,10 @@ public struct WorkerOptions: Sendable {
     public var prediction = PredictionConfig()
     /// Seconds to sit on a freshly claimed batch: lets tests kill a worker mid-batch.
     public var holdAfterClaim: TimeInterval = 0
+    /// Claim retraining jobs too (before tagging jobs): any worker may run the one open retraining.
+    public var runsRetraining = true
+    /// Where retraining writes model files and caches spectrograms (shared by the workers that retrain).
+    public var dataDirectory = TimbreHome.directory()
     /// Names this worker in `jobs.lease_owner`.
     public var owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
 
@@ -32,12 +36,15 @@ public struct WorkerProgress: Sendable, Equatable {
     public var failed = 0
     /// Jobs with nothing to do (track deleted or gone).
     public var skipped = 0
+    /// Retraining jobs run (promoted, rejected or failed).
+    public var retrainings = 0
     /// Where the time went.
     public var timings = WorkerTimings()
     public init() {}
 
     mutating func add(_ other: WorkerProgress) {
         batches += other.batches; tagged += other.tagged; failed += other.failed; skipped += other.skipped
+        retrainings += other.retrainings
         timings.add(other.timings)
     }
 }
@@ -75,11 +82,16 @@ public struct WorkerTimings: Sendable, Equatable, Codable {
 ///
 /// A file that cannot be decoded fails its track (with the error) and its job for good; it
 /// never stops the batch. A lost server connection is waited out (up to `reconnectTimeout`).
+///
+/// Before each batch the worker looks at the catalog's active model and loads it when it
+/// changed (a retraining promoted one, or a rollback), so queued re-tag jobs run on the new
+/// version; a batch that finished on a model retired meanwhile queues its tracks again. With
+/// `runsRetraining`, an open retraining job is claimed first and run here (`Retrainer`).
 public final class Worker {
     public let pool: ConnectionPool
-    public let model: LoadedModel
+    public private(set) var model: LoadedModel
     public let options: WorkerOptions
-    private let inference: BatchInference
+    private var inference: BatchInference
     private let logger: Logger
     private var queue: JobQueue { JobQueue(pool: pool) }
 
@@ -104,6 +116,11 @@ public final class Worker {
         var unreachableSince: Date?
         while !shouldStop() {
             do {
+                if try runRetraining() {
+                    total.retrainings += 1
+                    progress(total)
+                    continue
+                }
                 let done = try runBatch()
                 unreachableSince = nil
                 if done.batches > 0 {
@@ -111,7 +128,8 @@ public final class Worker {
                     progress(total)
                     continue
                 }
-                if drain, try queue.openCount(kind: JobKind.tag) == 0 { break }
+                if drain, try queue.openCount(kind: JobKind.tag) == 0,
+                   try !options.runsRetraining || queue.openCount(kind: JobKind.retrain) == 0 { break }
             } catch let error as CatalogError where error.isTransient {
                 let since = unreachableSince ?? Date()
                 unreachableSince = since
@@ -123,8 +141,43 @@ public final class Worker {
         return total
     }
 
+    /// Loads the catalog's active model if it is not the one this worker tags with.
+    private func followActiveModel() throws {
+        guard let active = try ModelRepository(pool: pool).active(), active.id != model.version.id else { return }
+        let loaded = try ActiveModel.open(active)
+        inference = try BatchInference(bundle: loaded.bundle, config: options.prediction)
+        model = loaded
+        logger.notice("now tagging with model \(active.version)")
+    }
+
+    /// Claims the open retraining job, if any, and runs it; false when there was none.
+    public func runRetraining() throws -> Bool {
+        guard options.runsRetraining,
+              let job = try queue.claim(limit: 1, lease: options.lease, owner: options.owner, kind: JobKind.retrain).first else { return false }
+        let renewal = LeaseRenewal(queue: queue, jobIDs: [job.id], owner: options.owner, lease: options.lease, logger: logger)
+        renewal.start()
+        defer { renewal.stop() }
+        var retrainer = Retrainer(database: Database(pool: pool), dataDirectory: options.dataDirectory)
+        retrainer.concurrency = options.concurrency
+        let logger = self.logger
+        do {
+            let report = try retrainer.run(job: job, owner: options.owner) { logger.info("retraining job \(job.id): \($0)") }
+            logger.notice("retraining job \(job.id): \(report.reason)")
+        } catch let failure as Retrainer.Failure {
+            logger.error("retraining job \(job.id) failed: \(failure)")
+            try pool.withConnection { try JobQueue.failPermanently(jobID: job.id, error: failure.description, on: $0) }
+        } catch let error as CatalogError where error.isTransient {
+            throw error  // the lease runs out and the job comes back
+        } catch {
+            logger.error("retraining job \(job.id) failed: \(error)")
+            try queue.fail(jobID: job.id, owner: options.owner, error: "\(error)")
+        }
+        return true
+    }
+
     /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim.
     public func runBatch() throws -> WorkerProgress {
+        try followActiveModel()
         var done = WorkerProgress()
         var mark = monotonicSeconds()
         /// Seconds since the last call.
@@ -229,18 +282,25 @@ public final class Worker {
         while true {
             do {
                 try pool.withTransaction { connection in
+                    var tagged: [Int64] = []
                     for (jobID, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
                         switch outcome {
                         case let .tagged(trackID, probabilities, embedding):
                             try PredictionStore.write(trackID: trackID, modelID: modelID, probabilities: probabilities,
                                                       embedding: embedding, on: connection)
                             try JobQueue.complete(jobID: jobID, on: connection)
+                            tagged.append(trackID)
                         case let .failed(trackID, error):
                             if let trackID { try TrackRepository.markFailed(trackID: trackID, error: error, on: connection) }
                             try JobQueue.failPermanently(jobID: jobID, error: error, on: connection)
                         case .skipped:
                             try JobQueue.complete(jobID: jobID, on: connection)
                         }
+                    }
+                    // A promotion or rollback during the batch: these tracks need the new model too.
+                    let active = try connection.query("SELECT id FROM models WHERE state = 'active'")
+                    if active.rowCount == 1, try active.int(0, 0) != modelID {
+                        try JobQueue.enqueue(kind: JobKind.tag, trackIDs: tagged, on: connection)
                     }
                 }
                 return

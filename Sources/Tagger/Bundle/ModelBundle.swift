@@ -32,7 +32,32 @@ public struct ModelBundle {
         self.normalization = normalization; self.info = info
     }
 
+    /// The whole file's bytes (what `write` puts on disk).
+    public func serialized() throws(ModelBundleError) -> [UInt8] {
+        do { return try file(path: "the model").serialized() } catch let error as ModelBundleError { throw error } catch {
+            throw .invalid(path: "the model", reason: "cannot serialise: \(error)")
+        }
+    }
+
+    /// Writes a temporary file beside `path` and renames it over `path` (`rename(2)` replaces
+    /// atomically): a crash mid-write never leaves half a model, nor no model.
     public func write(to path: String) throws(ModelBundleError) {
+        let file = try file(path: path)
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        do {
+            try file.write(to: temporary)
+        } catch {
+            throw .invalid(path: path, reason: "cannot write: \(error)")
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = try? FileManager.default.removeItem(at: temporary)
+            throw .invalid(path: path, reason: "cannot rename the written file into place: \(reason)")
+        }
+    }
+
+    private func file(path: String) throws(ModelBundleError) -> SafetensorsFile {
         var tensors: [SafetensorsTensor] = []
         for (name, tensor) in network.stateDict() {
             if name.hasSuffix("num_batches_tracked") {
@@ -50,16 +75,7 @@ public struct ModelBundle {
         metadata["architecture"] = json(network.config)
         metadata["front_end"] = json(frontEnd)
         metadata["normalization"] = json(normalization)
-        let file = SafetensorsFile(tensors: tensors, metadata: metadata)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-        do {
-            try file.write(to: temporary)
-            _ = try? FileManager.default.removeItem(at: url)
-            try FileManager.default.moveItem(at: temporary, to: url)  // a crash mid-write never leaves half a model
-        } catch {
-            throw .invalid(path: path, reason: "cannot write: \(error)")
-        }
+        return SafetensorsFile(tensors: tensors, metadata: metadata)
     }
 
     public static func read(from path: String) throws(ModelBundleError) -> ModelBundle {
