@@ -30,6 +30,9 @@ struct Timbre: ParsableCommand {
             SimilarCommand.self,
             ClustersCommand.self,
             ServeCommand.self,
+            TagCommand.self,
+            RetrainCommand.self,
+            ModelCommand.self,
         ]
     )
 

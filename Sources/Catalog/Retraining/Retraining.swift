@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Tagger
 
 extension JobKind {
@@ -156,6 +157,38 @@ public enum Retraining {
             guard Date().timeIntervalSince(started) < timeout else { return status }
             Thread.sleep(forTimeInterval: interval)
         }
+    }
+
+    /// Claims the open retraining job, if there is one nobody holds, and runs it here (its
+    /// lease renewed meanwhile): a worker does this before tagging, `timbre retrain --wait`
+    /// too. Returns the job's id, or nil when there was none to claim. A failure is recorded
+    /// on the job (for good when retrying cannot help), not thrown, except a lost server.
+    @discardableResult
+    public static func runNext(database: Database, dataDirectory: URL, owner: String, lease: TimeInterval = 60,
+                               concurrency: Int = max(1, ProcessInfo.processInfo.activeProcessorCount),
+                               logger: Logger = Logger(label: "timbre.retrain"),
+                               progress: (String) -> Void = { _ in }) throws -> Int64? {
+        let queue = database.jobs
+        guard let job = try queue.claim(limit: 1, lease: lease, owner: owner, kind: JobKind.retrain).first else { return nil }
+        let renewal = LeaseRenewal(queue: queue, jobIDs: [job.id], owner: owner, lease: lease, logger: logger)
+        renewal.start()
+        defer { renewal.stop() }
+        var retrainer = Retrainer(database: database, dataDirectory: dataDirectory)
+        retrainer.concurrency = concurrency
+        retrainer.logger = logger
+        do {
+            let report = try retrainer.run(job: job, owner: owner, progress: progress)
+            logger.notice("retraining job \(job.id): \(report.reason)")
+        } catch let failure as Retrainer.Failure {
+            logger.error("retraining job \(job.id) failed: \(failure)")
+            try database.pool.withConnection { try JobQueue.failPermanently(jobID: job.id, error: failure.description, on: $0) }
+        } catch let error as CatalogError where error.isTransient {
+            throw error  // the lease runs out and the job comes back
+        } catch {
+            logger.error("retraining job \(job.id) failed: \(error)")
+            try queue.fail(jobID: job.id, owner: owner, error: "\(error)")
+        }
+        return job.id
     }
 
     /// Makes `version` the active model (rollback is activating an older one) and queues

@@ -152,27 +152,12 @@ public final class Worker {
 
     /// Claims the open retraining job, if any, and runs it; false when there was none.
     public func runRetraining() throws -> Bool {
-        guard options.runsRetraining,
-              let job = try queue.claim(limit: 1, lease: options.lease, owner: options.owner, kind: JobKind.retrain).first else { return false }
-        let renewal = LeaseRenewal(queue: queue, jobIDs: [job.id], owner: options.owner, lease: options.lease, logger: logger)
-        renewal.start()
-        defer { renewal.stop() }
-        var retrainer = Retrainer(database: Database(pool: pool), dataDirectory: options.dataDirectory)
-        retrainer.concurrency = options.concurrency
+        guard options.runsRetraining else { return false }
         let logger = self.logger
-        do {
-            let report = try retrainer.run(job: job, owner: options.owner) { logger.info("retraining job \(job.id): \($0)") }
-            logger.notice("retraining job \(job.id): \(report.reason)")
-        } catch let failure as Retrainer.Failure {
-            logger.error("retraining job \(job.id) failed: \(failure)")
-            try pool.withConnection { try JobQueue.failPermanently(jobID: job.id, error: failure.description, on: $0) }
-        } catch let error as CatalogError where error.isTransient {
-            throw error  // the lease runs out and the job comes back
-        } catch {
-            logger.error("retraining job \(job.id) failed: \(error)")
-            try queue.fail(jobID: job.id, owner: options.owner, error: "\(error)")
-        }
-        return true
+        return try Retraining.runNext(database: Database(pool: pool), dataDirectory: options.dataDirectory, owner: options.owner,
+                                      lease: options.lease, concurrency: options.concurrency, logger: logger) {
+            logger.info("retraining: \($0)")
+        } != nil
     }
 
     /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim.
