@@ -174,8 +174,13 @@ public struct Retrainer {
                                    added: added, label: label, isNew: j >= oldCount))
             }
         }
+        // Replay agreement is measured on the labels nobody corrected: the ones users did
+        // correct are meant to move on uncorrected tracks too.
+        let touched = Set(usable.flatMap(\.corrections.keys))
+        let untouched = parent.labels.indices.filter { !touched.contains(parent.labels[$0]) }
         let replayPairs = try gateReplay.map { batch in
-            (before: try parent.trackProbabilities(batch), after: Array(try candidate.trackProbabilities(batch).prefix(oldCount)))
+            let before = try parent.trackProbabilities(batch), after = try candidate.trackProbabilities(batch)
+            return (before: untouched.map { before[$0] }, after: untouched.map { after[$0] })
         }
         let verdict = RetrainingGate(significance: config.significance, maxReplayDisagreement: config.maxReplayDisagreement)
             .evaluate(corrected: pairs, replay: replayPairs)

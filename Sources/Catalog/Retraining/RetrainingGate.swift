@@ -51,7 +51,7 @@ public struct RetrainingReport: Codable, Sendable, Equatable {
         /// One-sided sign test: P(at least `wins` of `wins + losses` by chance).
         public var pValue = 1.0
         public var logLossBefore = 0.0, logLossAfter = 0.0
-        /// Held-out replay decisions (track × old label, tag or not at 0.5) the candidate changes.
+        /// Held-out replay decisions (track × old label no one corrected, tag or not at 0.5) the candidate changes.
         public var replayPairs = 0
         public var replayDisagreement = 0.0
         public var replayMeanAbsoluteChange = 0.0
@@ -113,9 +113,9 @@ public struct RetrainingReport: Codable, Sendable, Equatable {
 ///    correction. The candidate must win more pairs than it loses, and a one-sided sign test
 ///    over the pairs where the two differ must reach `significance`: corrections that
 ///    contradict each other teach nothing, and a lucky few flips do not promote a model.
-/// 2. Held-out replay tracks (uncorrected), the active model's labels: the candidate may change
-///    at most `maxReplayDisagreement` of the active model's decisions (what users did not
-///    correct should stay as it was).
+/// 2. Held-out replay tracks (uncorrected), the active model's labels that no correction
+///    touched: the candidate may change at most `maxReplayDisagreement` of the active model's
+///    decisions (what users did not correct should stay as it was).
 struct RetrainingGate {
     struct Pair { let probabilityBefore: Float?; let probabilityAfter: Float; let added: Bool; let label: String; let isNew: Bool }
 
