@@ -5,9 +5,16 @@ type it has no serializer for, so this registers one for `audio/wav` (what `audi
 It sends a real WAV file, so the predict route gets past decoding and its 200 answer is checked
 against the Prediction schema; `application/octet-stream` and multipart uploads keep getting
 schemathesis's arbitrary bytes (the 422 path).
+
+With FUZZ_LIBRARY_ROOT=DIR (scripts/fuzz-api sets it), every absolute `path` sent to
+POST /api/v1/libraries is moved under DIR (`/` becomes DIR, `/a/../b` becomes DIR/a/b), so the
+fuzzer cannot make the server scan the machine's disk (`/`, `/home`, ...). Relative paths go out
+unchanged and control characters stay: the server must still refuse those (400).
 """
 import io
 import math
+import os
+import posixpath
 import struct
 import wave
 import zlib
@@ -40,3 +47,20 @@ def _wav(seed: int) -> bytes:
 def audio_wav(ctx, value):
     raw = value if isinstance(value, bytes) else repr(value).encode()
     return _wav(zlib.crc32(raw))
+
+
+LIBRARY_ROOT = os.environ.get("FUZZ_LIBRARY_ROOT", "").rstrip("/")
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    if not LIBRARY_ROOT:
+        return
+    operation = case.operation
+    if operation.method.upper() != "POST" or operation.path != "/api/v1/libraries":
+        return
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str) or not body["path"].startswith("/"):
+        return
+    parts = [part for part in body["path"].split("/") if part not in ("", ".", "..")]
+    body["path"] = posixpath.join(LIBRARY_ROOT, *parts)

@@ -3,14 +3,19 @@
 # of scripts/test).
 #
 #   tools/schemathesis/run.sh BASE_URL API_KEY [extra schemathesis run args]
-#   tools/schemathesis/run.sh http://127.0.0.1:8000 tmb_... --workers 4
+#   tools/schemathesis/run.sh http://127.0.0.1:8000 tmb_... --include-operation-id listTracks
 #
+# scripts/fuzz-api does the whole setup (scratch catalog, demo library, server) and calls this.
 # Loads BASE_URL/api/v1/openapi.json (web/openapi.json as the server serves it) and sends
 # generated requests, valid and invalid, to every operation with `Authorization: Bearer API_KEY`,
 # checking that the server never answers 5xx and that each answer's status, content type and
 # body are the ones the document gives. Use an admin key, against a throwaway catalog: the run
-# adds users, libraries and tag corrections. DELETE /api/v1/libraries/{id} and
+# adds users, libraries and tag corrections, and scans the libraries it adds (set
+# FUZZ_LIBRARY_ROOT, or it may add and scan `/`). DELETE /api/v1/libraries/{id} and
 # POST /api/v1/models/{version}/activate are left out unless FUZZ_DESTRUCTIVE=1.
+# Keep to one worker (the default) on Python 3.11: with --workers N>1, hypothesis parses lambda
+# sources from several threads and some operations stop with "SystemError: AST constructor
+# recursion depth mismatch" (a Runtime Error in the report, not a finding about the server).
 #
 # Environment:
 #   FUZZ_DESTRUCTIVE=1      also fuzz deleteLibrary and activateModel
@@ -19,6 +24,7 @@
 #                           cycles until it is spent, so the run takes about this long
 #   FUZZ_REQUEST_TIMEOUT=60 seconds one request may take
 #   FUZZ_SCHEMA=URL|FILE    load the document from elsewhere (default BASE_URL/api/v1/openapi.json)
+#   FUZZ_LIBRARY_ROOT=DIR   move every absolute path POSTed to /api/v1/libraries under DIR (hooks.py)
 #
 # The first run makes a virtual environment at tools/.venv-schemathesis with the pinned
 # schemathesis (needs PyPI); later runs reuse it. Hypothesis's example database (failing cases
