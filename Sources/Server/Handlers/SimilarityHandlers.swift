@@ -86,6 +86,10 @@ extension TimbreServer {
             }
             let similarity = try self.similarity()
             let mine = similarity.index.allIDs.filter { similarity.owner(of: $0)?.ownerID == user.id }
+            // The request is fine; the catalog is not ready for it: 409, as the document says.
+            guard mine.count >= 2 else {
+                throw HTTPError(409, "fewer than two of your tracks have embeddings under model \(similarity.model.version): scan and tag more first")
+            }
             let map = try LibraryMap.build(similarity: similarity, trackIDs: mine, count: count, seed: body.seed ?? 1, database: self.database)
             let summaries = try self.summaries(map.groups.flatMap(\.examples), user: user, model: similarity.model)
             let tracks = try self.database.browser.owned(trackIDs: map.points.map(\.trackID), ownerID: user.id)

@@ -17,7 +17,14 @@ extension TimbreServer {
                 }
                 filter.text = text
             }
-            if request.query["library"] != nil { filter.libraryID = Int64(try request.integer("library", default: 0, in: 1...Int.max)) }
+            if request.query["library"] != nil {
+                // Another user's library reads exactly like a missing one: 404, not an empty page.
+                let id = Int64(try request.integer("library", default: 0, in: 1...Int.max))
+                guard let library = try self.database.libraries.find(id: id), library.ownerID == user.id else {
+                    throw HTTPError.notFound("there is no library \(id)")
+                }
+                filter.libraryID = library.id
+            }
             if let status = request.query["status"], !status.isEmpty {
                 guard let parsed = TrackStatus(rawValue: status) else {
                     throw HTTPError.badRequest("status must be one of \(TrackStatus.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -99,8 +106,9 @@ extension TimbreServer {
 }
 
 /// A library file sent to its owner, whole or by `Range: bytes=…` (one range; 206 with
-/// `Content-Range`, 416 when unsatisfiable). Opened read-only, without following a symlink,
-/// and only when it is a regular file.
+/// `Content-Range`, 416 when malformed or unsatisfiable; another unit or several ranges: the
+/// whole file, 200). Opened read-only, without following a symlink, and only when it is a
+/// regular file.
 enum AudioFile {
     static func response(path: String, format: String?, range: String?) throws -> Response {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -115,7 +123,9 @@ enum AudioFile {
         }
         let size = Int64(info.st_size)
         var headers = [("Content-Type", contentType(format)), ("Accept-Ranges", "bytes")]
-        guard let range, !range.isEmpty else {
+        // RFC 9110 §14.2: a Range in a unit other than bytes is ignored, and so is a request for
+        // several ranges (not served here): the whole file, 200.
+        guard let range, range.prefix(6).lowercased() == "bytes=", !range.contains(",") else {
             return Response(status: 200, headers: headers, body: .file(descriptor: descriptor, offset: 0, length: size))
         }
         guard let (start, end) = parse(range, size: size) else {
@@ -130,7 +140,7 @@ enum AudioFile {
 
     /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range → inclusive (start, end); nil when unsatisfiable or malformed.
     static func parse(_ header: String, size: Int64) -> (Int64, Int64)? {
-        guard header.hasPrefix("bytes="), size > 0 else { return nil }
+        guard header.prefix(6).lowercased() == "bytes=", size > 0 else { return nil }
         let spec = header.dropFirst(6)
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
         let first = spec[..<dash].trimmingCharacters(in: .whitespaces), last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
