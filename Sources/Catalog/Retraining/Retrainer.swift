@@ -12,7 +12,8 @@ import Tagger
 /// 2. Corrected tracks learn their corrections (hard targets), the active model's own
 ///    chunk probabilities on the old labels they were not corrected on (soft), and, for a new
 ///    tag, "absent" unless added. A replay set of uncorrected tracks learns the active model's
-///    probabilities on the old labels and nothing on new ones (masked). Both sets are split
+///    probabilities on the old labels (at a lower weight on labels some correction touched, so
+///    corrections carry over to similar tracks) and nothing on new ones (masked). Both sets are split
 ///    into train / validation (early stopping) / gate, the corrected tracks by iterative
 ///    stratification over their corrections.
 /// 3. `FineTuner` (Tagger) fine-tunes from the active model; `RetrainingGate` compares.
@@ -112,6 +113,7 @@ public struct Retrainer {
 
         let labels = parent.labels + newLabels
         let oldCount = parent.labels.count
+        let touched = Set(usable.flatMap(\.corrections.keys))
         var report = RetrainingReport(outcome: .rejected, reason: "", parent: activeRow.version, jobID: job.id, newLabels: newLabels,
                                       waitingLabels: waiting, counts: .init(), gate: .init(), fineTune: config.fineTune,
                                       history: [], bestEpoch: 0, trainableParameters: 0, seconds: 0)
@@ -131,6 +133,8 @@ public struct Retrainer {
                     distil[j] = false
                 } else if j >= oldCount && isReplay {
                     mask[j] = 0  // an uncorrected track says nothing about a new tag
+                } else if isReplay && touched.contains(label) {
+                    mask[j] = config.replayWeightOnCorrectedLabels
                 }
             }
             sets[split].append(FineTuneExample(chunks: batch, targets: targets, mask: mask, distil: distil))
@@ -176,7 +180,6 @@ public struct Retrainer {
         }
         // Replay agreement is measured on the labels nobody corrected: the ones users did
         // correct are meant to move on uncorrected tracks too.
-        let touched = Set(usable.flatMap(\.corrections.keys))
         let untouched = parent.labels.indices.filter { !touched.contains(parent.labels[$0]) }
         let replayPairs = try gateReplay.map { batch in
             let before = try parent.trackProbabilities(batch), after = try candidate.trackProbabilities(batch)

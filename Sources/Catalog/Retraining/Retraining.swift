@@ -31,6 +31,9 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
     public var maxReplayDisagreement = 0.05
     /// Loss weight of a corrected label against a replayed (soft) one.
     public var correctionWeight: Float = 1
+    /// Loss weight of the replayed (soft) target of a label some correction touched: low, so
+    /// corrections carry over to similar uncorrected tracks, not zero, so the label stays anchored.
+    public var replayWeightOnCorrectedLabels: Float = 0.25
     /// Which chunks of a track are cached and trained on (as tagging picks them).
     public var prediction = PredictionConfig()
     public var seed: UInt64 = 0
@@ -42,7 +45,8 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
         case autoTriggerCorrections = "auto_trigger_corrections", minCorrectedTracks = "min_corrected_tracks"
         case replayPerCorrected = "replay_per_corrected", maxReplay = "max_replay"
         case validationFraction = "validation_fraction", gateFraction = "gate_fraction", significance
-        case maxReplayDisagreement = "max_replay_disagreement", correctionWeight = "correction_weight", prediction, seed
+        case maxReplayDisagreement = "max_replay_disagreement", correctionWeight = "correction_weight"
+        case replayWeightOnCorrectedLabels = "replay_weight_on_corrected_labels", prediction, seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +63,7 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
         significance = try c.decodeIfPresent(Double.self, forKey: .significance) ?? d.significance
         maxReplayDisagreement = try c.decodeIfPresent(Double.self, forKey: .maxReplayDisagreement) ?? d.maxReplayDisagreement
         correctionWeight = try c.decodeIfPresent(Float.self, forKey: .correctionWeight) ?? d.correctionWeight
+        replayWeightOnCorrectedLabels = try c.decodeIfPresent(Float.self, forKey: .replayWeightOnCorrectedLabels) ?? d.replayWeightOnCorrectedLabels
         prediction = try c.decodeIfPresent(PredictionConfig.self, forKey: .prediction) ?? d.prediction
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
@@ -74,6 +79,7 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
         if !(significance > 0 && significance <= 1) { found.append("significance must be in (0, 1]") }
         if !(maxReplayDisagreement >= 0 && maxReplayDisagreement <= 1) { found.append("max_replay_disagreement must be in [0, 1]") }
         if !(correctionWeight > 0) { found.append("correction_weight must be > 0") }
+        if !(replayWeightOnCorrectedLabels >= 0) { found.append("replay_weight_on_corrected_labels must be ≥ 0") }
         return found
     }
 
