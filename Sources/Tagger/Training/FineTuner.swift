@@ -115,8 +115,9 @@ public enum FineTuneError: Error, CustomStringConvertible {
 /// Fine-tunes a parent model on corrected tracks and a replay set: the parent's weights,
 /// a classifier grown by `newLabels` (old rows kept), AdamW on the chosen layers, masked BCE
 /// with soft targets from the parent (chunk by chunk) where the example says `distil`,
-/// SpecAugment, and early stopping on the validation examples' loss (the best epoch is kept;
-/// epoch 0, the grown parent itself, competes too).
+/// SpecAugment, and early stopping on the validation examples' loss — the corrections' mean
+/// loss plus the distilled labels' mean loss — (the best epoch is kept; epoch 0, the grown
+/// parent itself, competes too).
 public final class FineTuner {
     public let parent: ModelBundle
     public let newLabels: [String]
@@ -252,22 +253,28 @@ public final class FineTuner {
         return result
     }
 
-    /// Masked loss over every chunk of the examples, eval mode, weighted by chunk.
+    /// The early-stopping loss, eval mode, over every chunk: the mean loss of the given targets
+    /// (corrections) plus the mean loss of the distilled ones (what the parent knew), so the
+    /// many soft labels of a track do not drown the few its users corrected.
     private func evaluate(_ network: any TaggingNetwork, _ examples: [FineTuneExample], _ targets: [[Float]],
                           _ loss: BCEWithLogitsLoss) throws -> Double {
         let l = labels.count
-        var total = 0.0, weight = 0.0
+        var sums = [0.0, 0.0], weights = [0.0, 0.0]  // [given, distilled]
         for (e, example) in examples.enumerated() {
             let size = example.chunks.nMels * example.chunks.frames, n = example.chunks.count
             let input = try Tensor(shape: [n, 1, example.chunks.nMels, example.chunks.frames], data: Array(example.chunks.values[0..<(n * size)]))
             let logits = try network.forward(input, training: false).logits
-            let mask = try Tensor(shape: [n, l], data: (0..<n).flatMap { _ in example.mask })
-            let known = Double(example.mask.reduce(0, +)) * Double(n)
-            guard known > 0 else { continue }
-            total += Double(try loss(logits: logits, targets: Tensor(shape: [n, l], data: targets[e]), mask: mask).loss) * known
-            weight += known
+            let target = try Tensor(shape: [n, l], data: targets[e])
+            for part in 0..<2 {
+                let row = (0..<l).map { j in (example.distil[j] == (part == 1)) ? example.mask[j] : 0 }
+                let known = Double(row.reduce(0, +)) * Double(n)
+                guard known > 0 else { continue }
+                let mask = try Tensor(shape: [n, l], data: (0..<n).flatMap { _ in row })
+                sums[part] += Double(try loss(logits: logits, targets: target, mask: mask).loss) * known
+                weights[part] += known
+            }
         }
-        return weight > 0 ? total / weight : 0
+        return (0..<2).reduce(0.0) { $0 + (weights[$1] > 0 ? sums[$1] / weights[$1] : 0) }
     }
 
     private func fill(_ batch: ArraySlice<(example: Int, chunk: Int)>, _ examples: [FineTuneExample], _ targets: [[Float]],
