@@ -55,7 +55,9 @@ public final class SimilarityService: @unchecked Sendable {
 
     public init(model: ModelVersion, database: Database, dimension: Int? = nil) throws {
         self.model = model
+        let startedAt = try database.pool.withConnection { try $0.query("SELECT (extract(epoch FROM now()) * 1000000)::bigint").int(0, 0) }
         let stored = try database.predictions.embeddings(modelID: model.id, since: nil)
+        watermark = startedAt
         index = EmbeddingIndex(dimension: dimension ?? stored.first?.vector.count ?? 256)
         try apply(stored, ownership: database.browser.ownership())
     }
@@ -66,15 +68,18 @@ public final class SimilarityService: @unchecked Sendable {
     /// how many embeddings were added or replaced.
     @discardableResult
     public func refresh(database: Database) throws -> Int {
-        // A worker's transaction stamps rows with its start time but commits later: look back
-        // two minutes past the newest row seen (upserting a row again changes nothing).
-        let since = lock.withLock { watermark.map { $0 - 120_000_000 } }
+        // The server's clock at the start of this look is the next look's starting point. A
+        // worker's transaction stamps rows with its start time but commits a little later: look
+        // back 10 s more (upserting a row again changes nothing).
+        let since = lock.withLock { watermark.map { $0 - 10_000_000 } }
+        let startedAt = try database.pool.withConnection { try $0.query("SELECT (extract(epoch FROM now()) * 1000000)::bigint").int(0, 0) }
         let stored = try database.predictions.embeddings(modelID: model.id, since: since)
         // Ownership (who owns a track, which are gone) is reloaded when tracks arrived, and at
         // least every `ownershipInterval` seconds for tracks that went or moved.
         let stale = lock.withLock { Date().timeIntervalSince(ownershipLoadedAt) > ownershipInterval }
         let newTracks = stored.contains { !index.contains($0.trackID) }
         try apply(stored, ownership: newTracks || stale ? database.browser.ownership() : nil)
+        lock.withLock { watermark = startedAt }
         return stored.count
     }
 
@@ -88,7 +93,6 @@ public final class SimilarityService: @unchecked Sendable {
         lock.withLock {
             if reloaded != nil { ownershipLoadedAt = Date() }
             ownership = now
-            if let newest = stored.map(\.storedAt).max() { watermark = max(watermark ?? newest, newest) }
         }
     }
 
@@ -162,12 +166,65 @@ public final class SimilarityService: @unchecked Sendable {
         let owners = lock.withLock { ownership }
         let artist = scope.excludeSameArtist ? query?.artist?.lowercased() : nil
         let album = scope.excludeSameAlbum ? query?.album?.lowercased() : nil
-        return try index.nearest(to: vector, k: k) { id in
+        let allowed: (Int64) -> Bool = { id in
             guard !excluding.contains(id), let info = owners[id] else { return false }
             if let ownerID = scope.ownerID, info.ownerID != ownerID { return false }
             if let artist, info.artist?.lowercased() == artist { return false }
             if let album, info.album?.lowercased() == album { return false }
             return true
         }
+        return try batcher.run(PendingQuery(vector: vector, k: k, allowed: allowed), on: index)
+    }
+
+    private let batcher = QueryBatcher()
+}
+
+/// One query waiting for its turn.
+final class PendingQuery: @unchecked Sendable {
+    let vector: [Float]
+    let k: Int
+    let allowed: (Int64) -> Bool
+    var result: Result<[SimilarityHit], any Error>?
+    init(vector: [Float], k: Int, allowed: @escaping (Int64) -> Bool) { self.vector = vector; self.k = k; self.allowed = allowed }
+}
+
+/// Concurrent queries share one pass over the matrix (flat combining): a query that arrives
+/// while none is running runs at once; those that arrive meanwhile queue, and when the pass
+/// ends one of them takes every queued query (up to `maximumBatch`) into one `sgemm`. A lone
+/// query costs what it did before; 64 at once cost little more than one.
+final class QueryBatcher: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queued: [PendingQuery] = []
+    private var running = false
+    var maximumBatch = 64
+
+    func run(_ query: PendingQuery, on index: EmbeddingIndex) throws -> [SimilarityHit] {
+        condition.lock()
+        queued.append(query)
+        while query.result == nil {
+            if running {
+                condition.wait()
+                continue
+            }
+            running = true
+            let batch = Array(queued.prefix(maximumBatch))
+            queued.removeFirst(batch.count)
+            condition.unlock()
+            let results: [Result<[SimilarityHit], any Error>]
+            let k = batch.map(\.k).max() ?? 0
+            do {
+                let hits = try index.nearest(batch: batch.map(\.vector), k: k, where: batch.map(\.allowed))
+                results = zip(batch, hits).map { .success(Array($1.prefix($0.k))) }
+            } catch {
+                // One bad query (a wrong dimension) must not fail the others: run them alone.
+                results = batch.map { query in Result { try index.nearest(to: query.vector, k: query.k, where: query.allowed) } }
+            }
+            condition.lock()
+            for (query, result) in zip(batch, results) { query.result = result }
+            running = false
+            condition.broadcast()
+        }
+        condition.unlock()
+        return try query.result!.get()
     }
 }

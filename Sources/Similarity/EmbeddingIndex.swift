@@ -132,6 +132,34 @@ public final class EmbeddingIndex: @unchecked Sendable {
     /// Every stored id, in row order.
     public var allIDs: [Int64] { reading { ids } }
 
+    /// Several queries at once, each with its own filter: one `cblas_sgemm` (N×D by D×M)
+    /// reads the matrix once for all of them, which is what makes concurrent requests cheap
+    /// (the scan is memory-bound). Each answer equals `nearest(to:k:where:)`'s for that query.
+    public func nearest(batch queries: [[Float]], k: Int, where allowed: [(Int64) -> Bool]) throws(SimilarityError) -> [[SimilarityHit]] {
+        precondition(allowed.count == queries.count, "one filter per query")
+        let m = queries.count
+        guard m > 1 else { return m == 0 ? [] : [try nearest(to: queries[0], k: k, where: allowed[0])] }
+        var units = [Float]()
+        units.reserveCapacity(m * dimension)
+        for query in queries { units += try normalized(query, id: nil) }
+        return reading {
+            let n = ids.count
+            guard k > 0, n > 0 else { return [[SimilarityHit]](repeating: [], count: m) }
+            var scores = [Float](repeating: 0, count: n * m)
+            matrix.withUnsafeBufferPointer { a in
+                units.withUnsafeBufferPointer { q in
+                    scores.withUnsafeMutableBufferPointer { y in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(dimension), 1,
+                                    a.baseAddress, Int32(dimension), q.baseAddress, Int32(dimension), 0, y.baseAddress, Int32(m))
+                    }
+                }
+            }
+            return (0..<m).map { j in
+                scores.withUnsafeBufferPointer { select($0, stride: m, offset: j, k: k, excluding: [], allowed: allowed[j]) }
+            }
+        }
+    }
+
     /// Caller holds the read lock; `unit` has `dimension` values and length 1.
     private func search(_ unit: [Float], k: Int, excluding: Set<Int64>, allowed: (Int64) -> Bool = { _ in true }) -> [SimilarityHit] {
         let n = ids.count
@@ -145,9 +173,20 @@ public final class EmbeddingIndex: @unchecked Sendable {
                 }
             }
         }
+        return scores.withUnsafeBufferPointer { select($0, stride: 1, offset: 0, k: k, excluding: excluding, allowed: allowed) }
+    }
+
+    /// The k best of `scores[offset + row·stride]`. A row that cannot enter the heap is passed
+    /// over before its filter runs, so the filter costs only for the few rows that might rank.
+    private func select(_ scores: UnsafeBufferPointer<Float>, stride: Int, offset: Int, k: Int, excluding: Set<Int64>,
+                        allowed: (Int64) -> Bool) -> [SimilarityHit] {
         var best = TopK(capacity: k)
-        for row in 0..<n where !excluding.contains(ids[row]) && allowed(ids[row]) {
-            best.offer(SimilarityHit(id: ids[row], score: min(1, max(-1, scores[row]))))
+        for row in 0..<ids.count {
+            let score = min(1, max(-1, scores[offset + row * stride]))
+            if let floor = best.floor, score < floor { continue }
+            let id = ids[row]
+            guard !excluding.contains(id), allowed(id) else { continue }
+            best.offer(SimilarityHit(id: id, score: score))
         }
         return best.sorted()
     }
@@ -201,6 +240,9 @@ struct TopK {
             }
         }
     }
+
+    /// The lowest score still in the heap once it is full: a lower one cannot enter.
+    var floor: Float? { heap.count == capacity && capacity > 0 ? heap[0].score : nil }
 
     /// Best first.
     func sorted() -> [SimilarityHit] { heap.sorted { Self.worse($1, $0) } }

@@ -40,6 +40,26 @@ final class EmbeddingIndexTests: XCTestCase {
         XCTAssertEqual(try index.nearest(to: data[0], k: 0), [])
     }
 
+    /// A batch of queries through one sgemm answers each query exactly as it would alone,
+    /// each with its own filter (a user's own tracks), against a brute-force oracle.
+    func testBatchedFilteredQueriesEqualBruteForce() throws {
+        let data = vectors(1500, dimension: 64, seed: 5)
+        let index = EmbeddingIndex(dimension: 64)
+        for (i, v) in data.enumerated() { try index.upsert(id: Int64(i), vector: v) }
+        let queries = vectors(7, dimension: 64, seed: 77)
+        let filters: [(Int64) -> Bool] = (0..<7).map { j in { id in id % Int64(j + 2) == 0 } }
+        let batched = try index.nearest(batch: queries, k: 8, where: filters)
+        XCTAssertEqual(batched.count, 7)
+        for j in 0..<7 {
+            let expected = data.indices.filter { filters[j](Int64($0)) }.map { (id: Int64($0), score: cosine(queries[j], data[$0])) }
+                .sorted { $0.score > $1.score }.prefix(8)
+            XCTAssertEqual(batched[j].map(\.id), expected.map(\.id), "query \(j)")
+            XCTAssertEqual(batched[j].map(\.id), try index.nearest(to: queries[j], k: 8, where: filters[j]).map(\.id))
+            for (hit, truth) in zip(batched[j], expected) { XCTAssertEqual(Double(hit.score), truth.score, accuracy: 1e-5) }
+        }
+        XCTAssertThrowsError(try index.nearest(batch: [queries[0], [1, 2]], k: 3, where: [{ _ in true }, { _ in true }]))
+    }
+
     func testScoresTiesAndExclusions() throws {
         let index = EmbeddingIndex(dimension: 3)
         try index.upsert(id: 5, vector: [1, 0, 0])
