@@ -23,6 +23,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "Largest audio upload, in MB.") var maxUploadMB = 200
     @Option(name: .customLong("max-json-kb"), help: "Largest JSON body, in KB.") var maxJSONKB = 1024
     @Option(help: "Seconds between full rescans of every library (0: never).") var rescanInterval: Double = 3600
+    @Flag(inversion: .prefixedNo, help: "Watch the libraries' folders (inotify) and scan what changes.") var watch = true
     @Option(help: "The web UI's folder (default: web/ beside the executable or above it; $TIMBRE_WEB).") var web: String?
     @Option(help: "The model file a fresh catalog starts with (default: the shipped models/default/model.safetensors).")
     var model: String?
@@ -65,21 +66,29 @@ struct ServeCommand: ParsableCommand {
             let loaded = try ActiveModel.load(models: db.models, defaultPath: FileManager.default.fileExists(atPath: path) ? path : nil,
                                               searched: [path])
             nonisolated(unsafe) let worker = try Worker(pool: db.pool, model: loaded, options: options)
+            let queue = db.jobs, owner = options.owner
             threadsToJoin.append(StopFlag.start(name: "tagging") {
                 do { try worker.run(drain: false, shouldStop: { stopping.isSet }) } catch {
                     Logger(label: "timbre.worker").error("the built-in worker stopped: \(error)")
                 }
+                // Anything still leased to this worker goes back to the queue, no attempt spent.
+                _ = try? queue.release(owner: owner)
             })
         }
         try server.refreshIndex()
         let daemon = MicroHTTPDaemon(handler: server)
         try daemon.start(host: host, port: port, threads: threads, connectionTimeout: configuration.connectionTimeout)
 
+        // New music is found by inotify (debounced), with the periodic rescan as the safety net.
+        let watching = watch ? server.startWatching() : nil
+        if let watching { threadsToJoin.append(StopFlag.start(name: "watcher", watching.0)) }
+
         let refresh = configuration.indexRefreshInterval
         threadsToJoin.append(StopFlag.start(name: "index") {
             var lastRescan = Date()
             while !stopping.wait(seconds: refresh) {
                 do { try server.refreshIndex() } catch { Logger(label: "timbre.server").warning("index refresh failed: \(error)") }
+                watching?.2()
                 if rescanInterval > 0, Date().timeIntervalSince(lastRescan) >= rescanInterval {
                     lastRescan = Date()
                     server.rescanAll()
@@ -108,6 +117,7 @@ struct ServeCommand: ParsableCommand {
         stopping.waitForever()
         FileHandle.standardError.write(Data("timbre serve: stopping (answering requests in flight)\n".utf8))
         daemon.stop(grace: configuration.shutdownGrace)
+        watching?.1()
         for thread in threadsToJoin { StopFlag.join(thread) }
         signals.forEach { $0.cancel() }
         db.close()

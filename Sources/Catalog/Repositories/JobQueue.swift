@@ -154,6 +154,19 @@ public struct JobQueue: Sendable {
     }
 
     /// Jobs queued or running (of one kind, if given): work that is not finished.
+    /// Hands back the jobs `owner` still holds (a worker stopping cleanly): queued again with the
+    /// attempt their claim counted given back, so a clean stop costs no attempt. Returns how many.
+    @discardableResult
+    public func release(owner: String) throws -> Int {
+        try pool.withConnection { connection in
+            try connection.query("""
+                UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = now()
+                WHERE lease_owner = $1 AND state = 'running' RETURNING id
+                """, [owner]).rowCount
+        }
+    }
+
     public func openCount(kind: String? = nil) throws -> Int {
         try pool.withConnection { connection in
             Int(try connection.query("""

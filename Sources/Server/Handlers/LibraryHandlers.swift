@@ -56,12 +56,12 @@ extension TimbreServer {
             }
             var kind: String?
             if let text = request.query["kind"], !text.isEmpty {
-                guard [JobKind.tag, JobKind.scan].contains(text) else { throw HTTPError.badRequest("kind must be tag or scan") }
+                guard [JobKind.tag, JobKind.scan, "retrain"].contains(text) else { throw HTTPError.badRequest("kind must be tag, scan or retrain") }
                 kind = text
             }
             let limit = try request.integer("limit", default: 50, in: 1...500)
-            let jobs = try self.database.jobs.list(ownerID: user.id, state: state, kind: kind, limit: limit)
-            let counts = try self.database.jobs.counts(ownerID: user.id)
+            let jobs = try self.database.jobs.list(ownerID: user.id, includeCatalogJobs: user.isAdmin, state: state, kind: kind, limit: limit)
+            let counts = try self.database.jobs.counts(ownerID: user.id, includeCatalogJobs: user.isAdmin)
             struct Answer: Encodable { let jobs: [JobDTO]; let counts: [String: Int] }
             return try .json(Answer(jobs: jobs.map(JobDTO.init),
                                     counts: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, counts[$0] ?? 0) })))
@@ -109,8 +109,26 @@ extension TimbreServer {
     /// The periodic safety net: every library is scanned again (what inotify would have missed).
     public func rescanAll() {
         guard let libraries = try? database.libraries.list() else { return }
-        for library in libraries {
-            if let jobID = try? database.jobs.startScan(libraryID: library.id, owner: owner) { runScan(library: library, jobID: jobID) }
+        for library in libraries { scanSoon(libraryID: library.id) }
+    }
+
+    /// A scan of the library unless one is running already (then that one will see the change…
+    /// unless it has passed the folder: the watcher asks again after the next quiet spell).
+    public func scanSoon(libraryID: Int64) {
+        guard let library = try? database.libraries.find(id: libraryID) else { return }
+        if let jobID = try? database.jobs.startScan(libraryID: library.id, owner: owner) { runScan(library: library, jobID: jobID) }
+    }
+
+    /// Watches every library's folders (and libraries added later, on the next call) with
+    /// inotify; returns the watcher's thread body, or nil without inotify.
+    public func startWatching() -> (@Sendable () -> Void, @Sendable () -> Void, @Sendable () -> Void)? {
+        guard let watcher = LibraryWatcher(logger: logger, onChange: { [weak self] id in self?.scanSoon(libraryID: id) }) else {
+            logger.warning("inotify is not available: new music is found by the periodic rescan only")
+            return nil
         }
+        let database = self.database
+        let refresh: @Sendable () -> Void = { for library in (try? database.libraries.list()) ?? [] { watcher.watch(library) } }
+        refresh()
+        return ({ watcher.run() }, { watcher.stop() }, refresh)
     }
 }
