@@ -21,6 +21,9 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
     private let similarityLock = NSLock()
     private var currentSimilarity: SimilarityService?
     private var indexLoaded = false
+    /// The active model's index while it fills (after a promotion or rollback).
+    private var pendingSimilarity: SimilarityService?
+    private let refreshLock = NSLock()
     /// Names the server's own jobs (scans) in `jobs.lease_owner`.
     let owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):server"
 
@@ -111,6 +114,9 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
     /// Brings the index up to date: a new active model gets a fresh index (never a mix of two
     /// versions); the same model gets the embeddings stored since the last look.
     public func refreshIndex() throws {
+        // One refresh at a time (the index thread, scans and activations all ask).
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
         let active = try database.models.active()
         let current = similarityLock.withLock { currentSimilarity }
         guard let active else {
@@ -119,13 +125,28 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         }
         if let current, current.model.id == active.id {
             try current.refresh(database: database)
+        } else if let pending = pendingSimilarity, pending.model.id == active.id {
+            try pending.refresh(database: database)
+            try promoteIfComplete(pending, replacing: current)
         } else {
             let fresh = try SimilarityService(model: active, database: database)
-            similarityLock.withLock { currentSimilarity = fresh }
-            logger.info("similarity index: model \(active.version), \(fresh.count) tracks")
+            pendingSimilarity = fresh
+            try promoteIfComplete(fresh, replacing: current)
         }
         similarityLock.withLock { indexLoaded = true }
         metrics.indexSize.record(Double(similarityLock.withLock { currentSimilarity?.count ?? 0 }))
+    }
+
+    /// A new model's index replaces the old one only once its embeddings are complete (no
+    /// tagging job open, or as many tracks as the old index): until then answers keep coming
+    /// from the old version, whole, never a mix.
+    private func promoteIfComplete(_ candidate: SimilarityService, replacing current: SimilarityService?) throws {
+        let noTaggingLeft = try database.jobs.openCount(kind: JobKind.tag) == 0
+        let complete = current == nil || candidate.count >= current!.count || noTaggingLeft
+        guard complete else { return }
+        similarityLock.withLock { currentSimilarity = candidate }
+        pendingSimilarity = nil
+        logger.info("similarity index: model \(candidate.model.version), \(candidate.count) tracks")
     }
 
     func activeModel() throws -> ModelVersion {
@@ -172,6 +193,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addSimilarityRoutes(&router)
         addLibraryRoutes(&router)
         addModelRoutes(&router)
+        addRetrainingRoutes(&router)
         addStaticRoutes(&router)
     }
 }

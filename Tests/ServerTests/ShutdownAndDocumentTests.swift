@@ -51,6 +51,34 @@ final class ShutdownAndDocumentTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: server.output, encoding: .utf8).contains("timbre serve: stopped"))
     }
 
+    /// POST /retrain is for administrators; a second request joins the open job; the job is
+    /// listed for administrators only. (No worker runs here, so the job stays queued.)
+    func testRetrainingRequestsMakeOneJobAndAreForAdministrators() throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let users = UserRepository(pool: database.pool)
+        let (_, adminKey) = try users.add(name: "root")
+        let (_, userKey) = try users.add(name: "plain")
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("timbre-retrain-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let server = try ServerProcess(databaseURL: database.url, home: home.path, arguments: ["--workers", "0"])
+        defer { server.stop() }
+        let admin = HTTPClient(base: server.baseURL, key: adminKey), user = HTTPClient(base: server.baseURL, key: userKey)
+        XCTAssertEqual(user.send("POST", "/api/v1/retrain").status, 403)
+        let first = admin.send("POST", "/api/v1/retrain")
+        XCTAssertEqual(first.status, 202, first.text)
+        XCTAssertEqual(first.object["created"] as? Bool, true)
+        let second = admin.send("POST", "/api/v1/retrain")
+        XCTAssertEqual(second.object["created"] as? Bool, false)
+        let jobID = ((first.object["job"] as? [String: Any])?["id"] as? NSNumber)?.int64Value
+        XCTAssertNotNil(jobID)
+        XCTAssertEqual(((second.object["job"] as? [String: Any])?["id"] as? NSNumber)?.int64Value, jobID, "one retraining at a time")
+        let adminJobs = admin.get("/api/v1/jobs?kind=retrain").object["jobs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(adminJobs.compactMap { ($0["id"] as? NSNumber)?.int64Value }, [jobID!])
+        XCTAssertEqual((user.get("/api/v1/jobs?kind=retrain").object["jobs"] as? [Any])?.count, 0)
+    }
+
     /// The router and openapi.json describe the same API: every served method and path is
     /// documented, and every documented one is served.
     func testEveryRouteIsDocumentedAndEveryDocumentedRouteServed() throws {

@@ -32,26 +32,31 @@ extension JobQueue {
         j.id, j.kind, j.state, j.track_id, coalesce(j.library_id, t.library_id), j.attempts, j.last_error, j.created_at,
         j.updated_at, (j.progress->>'done')::bigint, (j.progress->>'total')::bigint
         """
+    /// A job belongs to its library's owner; jobs of no library (retraining) belong to the
+    /// catalog, and are listed for administrators (`$2`).
     private static let ownedJobs = """
         FROM jobs j LEFT JOIN tracks t ON t.id = j.track_id
-        JOIN libraries l ON l.id = coalesce(j.library_id, t.library_id)
+        LEFT JOIN libraries l ON l.id = coalesce(j.library_id, t.library_id)
         """
+    private static let visible = "(l.owner_id = $1 OR (l.id IS NULL AND j.track_id IS NULL AND $2::boolean))"
 
-    /// `ownerID`'s jobs, newest first.
-    public func list(ownerID: Int64, state: JobState? = nil, kind: String? = nil, limit: Int = 50) throws -> [JobRecord] {
+    /// `ownerID`'s jobs (and, with `includeCatalogJobs`, retraining), newest first.
+    public func list(ownerID: Int64, includeCatalogJobs: Bool = false, state: JobState? = nil, kind: String? = nil,
+                     limit: Int = 50) throws -> [JobRecord] {
         try pool.withConnection { connection in
             let rows = try connection.query("""
                 SELECT \(Self.recordColumns) \(Self.ownedJobs)
-                WHERE l.owner_id = $1 AND ($2::text IS NULL OR j.state = $2::text) AND ($3::text IS NULL OR j.kind = $3::text)
-                ORDER BY j.id DESC LIMIT $4
-                """, [ownerID, state?.rawValue, kind, max(1, min(limit, 500))])
+                WHERE \(Self.visible) AND ($3::text IS NULL OR j.state = $3::text) AND ($4::text IS NULL OR j.kind = $4::text)
+                ORDER BY j.id DESC LIMIT $5
+                """, [ownerID, includeCatalogJobs, state?.rawValue, kind, max(1, min(limit, 500))])
             return try (0..<rows.rowCount).map { try Self.record(rows, $0) }
         }
     }
 
-    public func counts(ownerID: Int64) throws -> [JobState: Int] {
+    public func counts(ownerID: Int64, includeCatalogJobs: Bool = false) throws -> [JobState: Int] {
         try pool.withConnection { connection in
-            let rows = try connection.query("SELECT j.state, count(*) \(Self.ownedJobs) WHERE l.owner_id = $1 GROUP BY j.state", [ownerID])
+            let rows = try connection.query("SELECT j.state, count(*) \(Self.ownedJobs) WHERE \(Self.visible) GROUP BY j.state",
+                                            [ownerID, includeCatalogJobs])
             var counts: [JobState: Int] = [:]
             for row in 0..<rows.rowCount {
                 if let state = JobState(rawValue: try rows.string(row, 0)) { counts[state] = Int(try rows.int(row, 1)) }

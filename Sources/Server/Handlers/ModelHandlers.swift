@@ -15,11 +15,22 @@ extension TimbreServer {
             let version = request.parameters["version"] ?? ""
             guard let model = try self.database.models.find(version: version) else { throw HTTPError.notFound("there is no model \(version)") }
             guard model.state != .rejected else { throw HTTPError(409, "model \(version) was rejected by the retraining gate and cannot be activated") }
-            try self.database.models.promote(id: model.id)
+            // Re-tags what has no predictions under that version; the index switches once they are in.
+            _ = try Retraining.activate(database: self.database, version: version)
             try self.refreshIndex()
             let updated = try self.database.models.find(id: model.id) ?? model
             let parent = try updated.parentID.flatMap { try self.database.models.find(id: $0)?.version }
             return try .json(Self.modelDTO(updated, parent: parent))
+        }
+    }
+
+    func addRetrainingRoutes(_ router: inout Router) {
+        // One retraining at a time: a request while one is queued or running joins it.
+        router.add("POST", "/api/v1/retrain", access: .admin) { [unowned self] _, _ in
+            let request = try Retraining.request(database: self.database)
+            guard let job = try self.database.jobs.record(id: request.jobID) else { throw HTTPError(500, "the retraining job vanished") }
+            struct Answer: Encodable { let job: JobDTO; let created: Bool }
+            return try .json(Answer(job: JobDTO(job), created: request.created), status: 202)
         }
     }
 

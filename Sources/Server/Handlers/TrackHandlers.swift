@@ -54,6 +54,10 @@ extension TimbreServer {
             let add = body.add ?? [], remove = body.remove ?? []
             guard add.count + remove.count <= 200 else { throw HTTPError.badRequest("at most 200 labels per change") }
             try self.database.corrections.record(trackID: track.id, userID: user.id, add: add, remove: remove)
+            // Enough new corrections since the last retraining start one (config: 50).
+            do { _ = try Retraining.requestIfDue(database: self.database) } catch {
+                self.logger.warning("could not queue a retraining: \(error)")
+            }
             return try .json(try self.trackDetail(track, user: user))
         }
 
