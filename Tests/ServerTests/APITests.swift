@@ -377,6 +377,11 @@ final class APITests: XCTestCase {
         XCTAssertEqual(wrongMethod.status, 405)
         XCTAssertEqual(wrongMethod.headers["allow"], "GET")
         XCTAssertEqual(alice.get("/api/v1/tracks/abc").status, 404)
+        // A NUL in the URL does not cut the path or a value short.
+        let first = f.aliceTracks[0]
+        XCTAssertEqual(alice.get("/api/v1/tracks/\(first)%00/similar").status, 404)
+        XCTAssertEqual(alice.get("/api/v1/tracks/%00").status, 404)
+        XCTAssertEqual((alice.get("/api/v1/tracks?q=tone%00zz").object["tracks"] as? [Any])?.count, 0)
         XCTAssertEqual(alice.get("/api/v1/tracks/-1").status, 404)
         // Path traversal in the static files and in library paths.
         for path in ["/..%2f..%2fetc%2fpasswd", "/js/..%2f..%2f..%2fetc%2fpasswd", "/vendor/chart.js/..%2f..%2f..%2fetc%2fpasswd", "/.hidden"] {

@@ -54,6 +54,9 @@ enum JSONBody {
             throw HTTPError.badRequest("field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type: \(context.debugDescription)")
         } catch let DecodingError.keyNotFound(key, _) {
             throw HTTPError.badRequest("field \(key.stringValue) is required")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw HTTPError.badRequest("field \(context.codingPath.map(\.stringValue).joined(separator: ".")) holds a number or value "
+                                       + "this field cannot take (wrong type or out of range)")
         } catch {
             throw HTTPError.badRequest("the body does not match what this route takes: \(error)")
         }

@@ -75,6 +75,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
                     MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: max(1, connectionTimeout), ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: 256 << 10, ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: me),
+                    MHD_OptionItem(option: MHD_OPTION.UNESCAPE_CALLBACK, value: unsafeBitCast(unescape, to: Int.self), ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(socketAddress)),
                     MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),
                 ]
@@ -243,6 +244,40 @@ private let valueIterator: MHD_KeyValueIterator = { cls, _, key, value in
     let name = String(cString: key)
     box.values[box.lowercased ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
     return MHD_Result.YES
+}
+
+/// Percent-decoding of the path and the query, in place, as MHD's own — except that `%00` becomes
+/// U+FFFD: a NUL would end the C string and cut the path or value short (`/tracks/1%00/similar`
+/// must not read as `/tracks/1`).
+private let unescape: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int = { _, _, text in
+    guard let text else { return 0 }
+    func hex(_ c: CChar) -> UInt8? {
+        switch UInt8(bitPattern: c) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt8(bitPattern: c) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt8(bitPattern: c) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt8(bitPattern: c) - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+    var read = 0, write = 0
+    while text[read] != 0 {
+        if text[read] == 37, let high = hex(text[read + 1]), let low = hex(text[read + 2]) {
+            let byte = high << 4 | low
+            if byte == 0 {
+                for replacement: UInt8 in [0xEF, 0xBF, 0xBD] { text[write] = CChar(bitPattern: replacement); write += 1 }
+            } else {
+                text[write] = CChar(bitPattern: byte)
+                write += 1
+            }
+            read += 3
+        } else {
+            text[write] = text[read]
+            write += 1
+            read += 1
+        }
+    }
+    text[write] = 0
+    return write
 }
 
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, data, size, context in
