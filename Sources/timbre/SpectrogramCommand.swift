@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioIO
 import Charts
 import Features
+import Service
 
 /// `timbre spectrogram FILE -o out.png`: the model's view of a track, as a picture.
 struct SpectrogramCommand: ParsableCommand {
@@ -37,13 +38,20 @@ struct SpectrogramCommand: ParsableCommand {
     @Option(name: .customLong("sample-rate"), help: "Rate in Hz the audio is resampled to before analysis.")
     var sampleRate: Int = 22050
 
-    @Option(help: "Each frame × mel cell becomes SCALE × SCALE pixels (1–16).")
+    @Option(help: "Each frame × mel cell becomes SCALE × SCALE pixels (1–16; with --full).")
     var scale: Int = 1
+
+    @Option(help: "Widest picture in pixels: longer tracks average neighbouring frames (each band is 2 px high).")
+    var width: Int = SpectrogramPicture.defaultWidth
+
+    @Flag(help: "One pixel per frame and per mel band, however long the track (the model's exact view).")
+    var full = false
 
     func validate() throws {
         guard offset.isFinite, offset >= 0 else { throw ValidationError("--offset must be a number of seconds ≥ 0") }
         if let duration, !(duration.isFinite && duration > 0) { throw ValidationError("--duration must be a number of seconds > 0") }
         guard (1...16).contains(scale) else { throw ValidationError("--scale must be between 1 and 16") }
+        guard width >= 16 else { throw ValidationError("--width must be at least 16 pixels") }
     }
 
     func run() throws {
@@ -56,9 +64,9 @@ struct SpectrogramCommand: ParsableCommand {
             throw CommandFailure("\(file): no audio from --offset \(offset) s\(length); choose an earlier offset")
         }
         let spectrogram = try frontEnd.logMel(audio.samples)
-        // Row 0 of the grid (the lowest mel band) is drawn at the bottom.
-        let image = try Heatmap(colorMap: colormap, scale: scale)
-            .render(values: spectrogram.values, rows: spectrogram.nMels, columns: spectrogram.frames)
+        // Row 0 of the grid (the lowest mel band) is drawn at the bottom; the API draws the same way.
+        let image = try SpectrogramPicture.picture(values: spectrogram.values, bands: spectrogram.nMels, frames: spectrogram.frames,
+                                                   maximumWidth: full ? nil : width, colorMap: colormap, scale: scale)
         try image.writePNG(to: output)
         print("\(output): \(image.width)×\(image.height) px, \(spectrogram.frames) frames × \(spectrogram.nMels) mel bands, "
             + "\(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz")
