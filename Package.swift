@@ -28,12 +28,16 @@ let package = Package(
         systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),
         systemLibrary("CPostgres", pkgConfig: "libpq", apt: ["libpq-dev"]),
         systemLibrary("CMicroHTTPD", pkgConfig: "libmicrohttpd", apt: ["libmicrohttpd-dev"]),
+        // TagLib's C API: only the tests use it, to write tags independently of the reader.
         systemLibrary("CTagLib", pkgConfig: "taglib_c", apt: ["libtagc0-dev"]),
         systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
         systemLibrary("CFluidSynth", pkgConfig: "fluidsynth", apt: ["libfluidsynth-dev"]),
+        // TagLib's C++ API behind a C header, reading tags from a descriptor opened read-only
+        // (TagLib's C API opens files "rb+" first). libtag1-dev; `taglib` in pkg-config.
+        .target(name: "CTagLibReadOnly", linkerSettings: [.linkedLibrary("tag")]),
 
         // Layers, lowest first. A lower layer never imports a higher one.
-        .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLib"]),
+        .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLibReadOnly"]),
         .target(name: "Features", dependencies: ["AudioIO", "CFFTW"]),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"]),
         .target(name: "Charts", dependencies: ["CZlib"]),
@@ -61,7 +65,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "CTagLib"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "AudioIO"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),

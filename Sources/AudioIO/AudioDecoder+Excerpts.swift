@@ -56,6 +56,14 @@ extension AudioDecoder {
         return try decodeExcerpts(source: ByteSource(path: path), options: options, select: select)
     }
 
+    /// `decodeExcerpts` of a file already open (a library file opened with
+    /// `ReadOnlyFile(path:confinedTo:)`), read through its descriptor only.
+    public static func decodeExcerpts(file: ReadOnlyFile, options: DecodeOptions = .init(),
+                                      select: (_ totalSamples: Int) -> [Range<Int>]) throws(AudioError) -> DecodedExcerpts {
+        try checkExcerptOptions(options, name: file.path)
+        return try decodeExcerpts(source: ByteSource(file: file), options: options, select: select)
+    }
+
     public static func decodeExcerpts(bytes: [UInt8], name: String = "<memory>", options: DecodeOptions = .init(),
                                       select: (_ totalSamples: Int) -> [Range<Int>]) throws(AudioError) -> DecodedExcerpts {
         try checkExcerptOptions(options, name: name)

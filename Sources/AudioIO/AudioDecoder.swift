@@ -16,6 +16,12 @@ public enum AudioDecoder {
         return try decode(source: ByteSource(path: path), options: options)
     }
 
+    /// Decodes a file already open (a library file opened with `ReadOnlyFile(path:confinedTo:)`).
+    public static func decode(file: ReadOnlyFile, options: DecodeOptions = .init()) throws(AudioError) -> DecodedAudio {
+        try options.validate(name: file.path)
+        return try decode(source: ByteSource(file: file), options: options)
+    }
+
     public static func decode(bytes: [UInt8], name: String = "<memory>", options: DecodeOptions = .init()) throws(AudioError) -> DecodedAudio {
         try options.validate(name: name)
         return try decode(source: ByteSource(bytes: bytes, name: name), options: options)

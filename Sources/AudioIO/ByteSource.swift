@@ -13,35 +13,29 @@ final class ByteSource {
     let length: Int64
     private(set) var position: Int64 = 0
     private let bytes: [UInt8]
-    private let descriptor: Int32  // -1 for memory
+    /// nil for memory.
+    private let file: ReadOnlyFile?
+    private var descriptor: Int32 { file?.descriptor ?? -1 }
 
     init(bytes: [UInt8], name: String) {
         self.bytes = bytes
         self.name = name
         self.length = Int64(bytes.count)
-        self.descriptor = -1
+        self.file = nil
     }
 
-    /// Opens a regular file read-only; directories, sockets and missing files are refused.
-    init(path: String) throws(AudioError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { throw .fileNotFound(path: path) }
-            throw .unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw .unreadable(path: path, reason: "not a regular file")
-        }
+    /// Reads an open file (its size as `fstat` gave it at open).
+    init(file: ReadOnlyFile) {
         self.bytes = []
-        self.name = path
-        self.length = Int64(info.st_size)
-        self.descriptor = fd
+        self.name = file.path
+        self.length = file.size
+        self.file = file
     }
 
-    deinit { if descriptor >= 0 { close(descriptor) } }
+    /// Opens a file the user named read-only; directories, FIFOs, devices and missing files are refused.
+    convenience init(path: String) throws(AudioError) {
+        self.init(file: try ReadOnlyFile(path: path))
+    }
 
     /// Copies up to `count` bytes from the current position; returns how many, or -1.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) -> Int {

@@ -135,7 +135,8 @@ final class CrawlerTests: XCTestCase {
 
         // c.ogg comes back elsewhere: the gone track is revived and, never tagged, queued again.
         let c = try XCTUnwrap(try tracks.track(libraryID: library.id, path: "sub/deep/c.ogg"))
-        try queue.complete(jobID: try XCTUnwrap(try openJob(for: c.id, database)))
+        let cJob = try XCTUnwrap(try openJob(for: c.id, database))
+        try database.pool.withConnection { _ = try $0.query("UPDATE jobs SET state = 'done' WHERE id = $1", [cJob]) }  // as a worker would
         try write("restored/c.ogg", "content of c")
         let fourth = try crawler.scan(library: library)
         XCTAssertEqual(fourth.moved, 1)
@@ -197,18 +198,18 @@ final class CrawlerTests: XCTestCase {
         expected.update((0..<8).map { UInt8(truncatingIfNeeded: UInt64(bytes.count) >> (8 * UInt64($0))) })
         expected.update(Array(bytes[0..<(1 << 20)]))
         expected.update(Array(bytes[(2 << 20)...]))
-        let result = try hasher.hash(path: file.path)
+        let result = try hasher.hash(path: file.path, libraryRoot: root.path)
         XCTAssertEqual(result.digest, expected.finalize())
         XCTAssertEqual(result.size, Int64(bytes.count))
         bytes[bytes.count - 1] ^= 1
         try Data(bytes).write(to: file)
-        XCTAssertNotEqual(try hasher.hash(path: file.path).digest, result.digest)
+        XCTAssertNotEqual(try hasher.hash(path: file.path, libraryRoot: root.path).digest, result.digest)
         // A small file is hashed whole.
         try Data([1, 2, 3]).write(to: file)
         var small = SHA256()
         small.update([3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3])
-        XCTAssertEqual(try hasher.hash(path: file.path).digest, small.finalize())
-        XCTAssertThrowsError(try hasher.hash(path: root.appendingPathComponent("none.wav").path))
+        XCTAssertEqual(try hasher.hash(path: file.path, libraryRoot: root.path).digest, small.finalize())
+        XCTAssertThrowsError(try hasher.hash(path: root.appendingPathComponent("none.wav").path, libraryRoot: root.path))
     }
 
     func testFileNameRules() {

@@ -22,7 +22,7 @@ final class JobQueueTests: XCTestCase {
                     claimed.append(contentsOf: jobs.map(\.id))
                     for job in jobs {
                         XCTAssertEqual(job.leaseOwner, "worker-\(worker)")
-                        try queue.complete(jobID: job.id)
+                        XCTAssertTrue(try queue.complete(jobID: job.id, owner: "worker-\(worker)"))
                     }
                 }
             } catch {
@@ -57,8 +57,9 @@ final class JobQueueTests: XCTestCase {
         // The slow worker has lost it: it can neither renew nor fail it.
         XCTAssertFalse(try queue.renew(jobID: id, owner: "slow", lease: 60))
         XCTAssertNil(try queue.fail(jobID: id, owner: "slow", error: "late"))
-        try queue.complete(jobID: id)
-        try queue.complete(jobID: id) // idempotent
+        XCTAssertFalse(try queue.complete(jobID: id, owner: "slow"), "nor finish it")
+        XCTAssertTrue(try queue.complete(jobID: id, owner: "other"))
+        XCTAssertFalse(try queue.complete(jobID: id, owner: "other"), "finished already: nothing changes")
         XCTAssertEqual(try queue.job(id: id)?.state, .done)
         XCTAssertEqual(try queue.claim(limit: 5, lease: 60, owner: "other"), [])
     }
@@ -96,7 +97,8 @@ final class JobQueueTests: XCTestCase {
         let first = try XCTUnwrap(try queue.enqueue(kind: JobKind.tag, trackID: trackID))
         XCTAssertNil(try queue.enqueue(kind: JobKind.tag, trackID: trackID))
         XCTAssertNotNil(try queue.enqueue(kind: "other", trackID: trackID))
-        try queue.complete(jobID: first)
+        XCTAssertEqual(try queue.claim(limit: 5, lease: 60, owner: "w", kind: JobKind.tag).map(\.id), [first])
+        XCTAssertTrue(try queue.complete(jobID: first, owner: "w"))
         XCTAssertNotNil(try queue.enqueue(kind: JobKind.tag, trackID: trackID), "a finished job does not block a new one")
     }
 

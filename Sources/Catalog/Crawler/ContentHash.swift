@@ -1,3 +1,4 @@
+import AudioIO
 import Foundation
 
 /// A fast fingerprint of a file's content, used to recognise a moved or renamed file.
@@ -12,17 +13,16 @@ public struct ContentHash {
 
     public init() { buffer = [UInt8](repeating: 0, count: Self.edgeBytes) }
 
-    /// The fingerprint of the file at `path`, which must be a regular file.
-    public mutating func hash(path: String) throws -> (digest: [UInt8], size: Int64) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else { throw Self.error(path) }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw Self.error(path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CatalogError.fileSystem(path: path, message: "not a regular file")
-        }
-        let size = Int64(info.st_size)
+    /// The fingerprint of the library file at `path`, opened read-only by descriptor and
+    /// refused unless it is a regular file inside `libraryRoot` (`ReadOnlyFile(path:confinedTo:)`).
+    public mutating func hash(path: String, libraryRoot: String) throws -> (digest: [UInt8], size: Int64) {
+        try hash(file: ReadOnlyFile(path: path, confinedTo: libraryRoot))
+    }
+
+    /// The fingerprint of an open file, read through its descriptor.
+    public mutating func hash(file: ReadOnlyFile) throws -> (digest: [UInt8], size: Int64) {
+        let descriptor = file.descriptor, path = file.path
+        let size = file.size
         var hasher = SHA256()
         var sizeBytes = [UInt8](repeating: 0, count: 8)
         for i in 0..<8 { sizeBytes[i] = UInt8(truncatingIfNeeded: UInt64(size) >> (8 * UInt64(i))) }

@@ -19,8 +19,8 @@ public struct ScanReport: Sendable {
     public var finished = false
 }
 
-/// Reads a file's own tags; plugged in by whoever links AudioIO (Catalog does not).
-public typealias TrackMetadataReader = @Sendable (_ absolutePath: String) -> TrackMetadata?
+/// Reads a library file's own tags (`FileTagReader.read`), opening it confined to `libraryRoot`.
+public typealias TrackMetadataReader = @Sendable (_ absolutePath: String, _ libraryRoot: String) -> TrackMetadata?
 
 /// Brings a library's tracks in line with its folder, reading nothing it can avoid and
 /// writing nothing into the folder.
@@ -69,16 +69,17 @@ public final class Crawler {
                     report.unchanged += 1
                     return
                 }
-                guard let hash = hashOrSkip(file, &report) else { return }
+                guard let hash = hashOrSkip(file, root: library.rootPath, &report) else { return }
                 if hash == stored.contentHash {
                     retouches.append((stored.id, file, hash))
                 } else {
                     changes.append((stored.id, file, hash))
                 }
                 if changes.count + retouches.count >= batchSize {
-                    try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, &report)
+                    try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath,
+                              root: library.rootPath, &report)
                 }
-            } else if let hash = hashOrSkip(file, &report) {
+            } else if let hash = hashOrSkip(file, root: library.rootPath, &report) {
                 newFiles.append((file, hash))
             }
         }, skipped: { entry in
@@ -86,7 +87,7 @@ public final class Crawler {
             // An unreadable known file keeps its row as it is: a permission glitch must not lose tags.
             if let index = indexByPath[entry.relativePath] { seen[index] = true }
         })
-        try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, &report)
+        try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, root: library.rootPath, &report)
 
         // Moves: a new path whose content matches a track not seen at its old path.
         var candidates: [[UInt8]: [Int]] = [:]
@@ -128,7 +129,7 @@ public final class Crawler {
             }
             report.added += inserted.count
             report.jobsQueued += queued
-            readMetadata(Dictionary(uniqueKeysWithValues: inserted.map { ($0.0, library.rootPath + "/" + $0.1) }))
+            readMetadata(Dictionary(uniqueKeysWithValues: inserted.map { ($0.0, library.rootPath + "/" + $0.1) }), root: library.rootPath)
             progress?(report)
         }
 
@@ -144,9 +145,10 @@ public final class Crawler {
         return report
     }
 
-    private func hashOrSkip(_ file: FoundFile, _ report: inout ScanReport) -> [UInt8]? {
+    /// The file is opened read-only, by descriptor, confined to the library (`ReadOnlyFile`).
+    private func hashOrSkip(_ file: FoundFile, root: String, _ report: inout ScanReport) -> [UInt8]? {
         do {
-            return try contentHash.hash(path: file.absolutePath).digest
+            return try contentHash.hash(path: file.absolutePath, libraryRoot: root).digest
         } catch {
             report.skipped.append(SkippedEntry(relativePath: file.relativePath, reason: .unreadable, message: "\(error)"))
             return nil
@@ -156,7 +158,7 @@ public final class Crawler {
     /// Writes pending changed and retouched known files in one transaction.
     private func write(changes: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
                        retouches: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
-                       known: [KnownFile], indexByPath: [String: Int], _ report: inout ScanReport) throws {
+                       known: [KnownFile], indexByPath: [String: Int], root: String, _ report: inout ScanReport) throws {
         guard !changes.isEmpty || !retouches.isEmpty else { return }
         let goneRetouched = retouches.compactMap { item in
             indexByPath[item.file.relativePath].flatMap { known[$0].status == .gone ? item.id : nil }
@@ -172,16 +174,16 @@ public final class Crawler {
         report.changed += changes.count
         report.retouched += retouches.count - goneRetouched.count
         report.revived += goneRetouched.count
-        readMetadata(Dictionary(uniqueKeysWithValues: changes.map { ($0.id, $0.file.absolutePath) }))
+        readMetadata(Dictionary(uniqueKeysWithValues: changes.map { ($0.id, $0.file.absolutePath) }), root: root)
         changes.removeAll(keepingCapacity: true)
         retouches.removeAll(keepingCapacity: true)
     }
 
     /// Fills the file-tag columns when a reader is plugged in; a file whose tags cannot be read keeps NULLs.
-    private func readMetadata(_ paths: [Int64: String]) {
+    private func readMetadata(_ paths: [Int64: String], root: String) {
         guard let metadataReader, !paths.isEmpty else { return }
         for (id, path) in paths {
-            guard let metadata = metadataReader(path) else { continue }
+            guard let metadata = metadataReader(path, root) else { continue }
             do {
                 try pool.withConnection { try TrackRepository.updateMetadata(trackID: id, metadata, on: $0) }
             } catch {

@@ -27,8 +27,12 @@ public enum JobState: String, Sendable, CaseIterable { case queued, running, don
 /// never block on nor receive the same job. A claimed job carries a lease (server clock);
 /// a live worker `renew`s it, and a job whose lease ran out is claimable again: that is how
 /// a crashed worker's work comes back. Every claim counts an attempt; after `maxAttempts` the
-/// job is failed with its last error kept. Workers must write results idempotently (see
-/// `PredictionStore`), since a job can run twice when a lease expires under a slow worker.
+/// job is failed with its last error kept. Only the lease's holder finishes a job: `complete`,
+/// `fail` and `failPermanently` match `lease_owner`, so a worker whose lease ran out and was
+/// claimed by another cannot finish that worker's job (nor write its results: the worker
+/// finishes the job first, in the results' transaction, and writes only if that succeeded).
+/// Workers must still write results idempotently (see `PredictionStore`): a lease that ran out
+/// but was not claimed again is still its holder's to finish.
 public struct JobQueue: Sendable {
     public let pool: ConnectionPool
     public init(pool: ConnectionPool) { self.pool = pool }
@@ -98,14 +102,11 @@ public struct JobQueue: Sendable {
         }
     }
 
-    /// Marks a job done. Idempotent: completing a finished job changes nothing.
-    public func complete(jobID: Int64) throws {
-        try pool.withConnection { connection in
-            try connection.query("""
-                UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
-                WHERE id = $1 AND state IN ('queued', 'running')
-                """, [jobID])
-        }
+    /// Marks a job held by `owner` done; false (and nothing changed) when `owner` does not hold
+    /// it: finished already, or its lease ran out and another worker claimed it.
+    @discardableResult
+    public func complete(jobID: Int64, owner: String) throws -> Bool {
+        try pool.withConnection { try Self.complete(jobID: jobID, owner: owner, on: $0) }
     }
 
     /// Records a failed attempt by `owner`: the job is queued again, or failed for good once its
@@ -137,20 +138,22 @@ public struct JobQueue: Sendable {
     }
 
     /// `complete` inside the caller's transaction.
-    static func complete(jobID: Int64, on connection: PostgresConnection) throws {
+    @discardableResult
+    static func complete(jobID: Int64, owner: String, on connection: PostgresConnection) throws -> Bool {
         try connection.query("""
             UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
-            WHERE id = $1 AND state IN ('queued', 'running')
-            """, [jobID])
+            WHERE id = $1 AND state = 'running' AND lease_owner = $2
+            """, [jobID, owner]).affectedRows == 1
     }
 
-    /// Fails a job for good (whoever holds it), keeping `error`: for work that cannot succeed
-    /// on a retry, such as an undecodable file.
-    static func failPermanently(jobID: Int64, error: String, on connection: PostgresConnection) throws {
+    /// Fails a job held by `owner` for good, keeping `error`: for work that cannot succeed on a
+    /// retry, such as an undecodable file. False when `owner` does not hold it.
+    @discardableResult
+    static func failPermanently(jobID: Int64, owner: String, error: String, on connection: PostgresConnection) throws -> Bool {
         try connection.query("""
-            UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, last_error = $2, updated_at = now()
-            WHERE id = $1 AND state IN ('queued', 'running')
-            """, [jobID, String(error.prefix(4000))])
+            UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, last_error = $3, updated_at = now()
+            WHERE id = $1 AND state = 'running' AND lease_owner = $2
+            """, [jobID, owner, String(error.prefix(4000))]).affectedRows == 1
     }
 
     /// Jobs queued or running (of one kind, if given): work that is not finished.

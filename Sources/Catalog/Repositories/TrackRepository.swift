@@ -70,8 +70,9 @@ public struct TrackRepository: Sendable {
         }
     }
 
-    /// The track and the absolute path of its file (library root + relative path), for the worker.
-    public func location(trackID: Int64) throws -> (track: Track, absolutePath: String)? {
+    /// The track, the absolute path of its file (library root + relative path) and the library's
+    /// root (what the worker confines the file to).
+    public func location(trackID: Int64) throws -> (track: Track, absolutePath: String, libraryRoot: String)? {
         try pool.withConnection { connection in
             let rows = try connection.query("""
                 SELECT \(Self.joinedColumns),
@@ -80,7 +81,8 @@ public struct TrackRepository: Sendable {
                 """, [trackID])
             guard rows.rowCount == 1 else { return nil }
             let track = try Self.track(rows, 0)
-            return (track, try rows.string(0, 17) + "/" + track.path)
+            let root = try rows.string(0, 17)
+            return (track, root + "/" + track.path, root)
         }
     }
 

@@ -58,7 +58,7 @@ public struct Retrainer {
         }
         guard config.problems.isEmpty else { throw Failure.permanent("invalid retraining configuration: " + config.problems.joined(separator: "; ")) }
         if let done = try database.models.find(trainedByJobID: job.id), let report = RetrainingReport.from(metrics: done.metrics) {
-            try database.jobs.complete(jobID: job.id)  // an earlier attempt committed and died before finishing the job
+            try database.jobs.complete(jobID: job.id, owner: owner)  // an earlier attempt committed and died before finishing the job
             return report
         }
         guard let activeRow = try database.models.active() else {
@@ -232,7 +232,7 @@ public struct Retrainer {
                                                        on: connection)
             }
             try connection.query("UPDATE models SET metrics = $2::jsonb WHERE id = $1", [modelID, final.metricsJSON])
-            try JobQueue.complete(jobID: job.id, on: connection)
+            try JobQueue.complete(jobID: job.id, owner: owner, on: connection)
         }
         report = final
     }

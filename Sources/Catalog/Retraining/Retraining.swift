@@ -187,7 +187,7 @@ public enum Retraining {
             logger.notice("retraining job \(job.id): \(report.reason)")
         } catch let failure as Retrainer.Failure {
             logger.error("retraining job \(job.id) failed: \(failure)")
-            try database.pool.withConnection { try JobQueue.failPermanently(jobID: job.id, error: failure.description, on: $0) }
+            try database.pool.withConnection { try JobQueue.failPermanently(jobID: job.id, owner: owner, error: failure.description, on: $0) }
         } catch let error as CatalogError where error.isTransient {
             throw error  // the lease runs out and the job comes back
         } catch {

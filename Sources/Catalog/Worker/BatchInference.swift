@@ -1,3 +1,4 @@
+import AudioIO
 import Features
 import Foundation
 import NeuralNet
@@ -23,7 +24,11 @@ final class BatchInference: @unchecked Sendable {
         trackFeatures = try TrackFeatures(bundle: bundle, config: config)
     }
 
-    func features(path: String) throws -> TrackChunks { try trackFeatures.chunks(path: path) }
+    /// The chunks of a library file: opened read-only by descriptor, refused unless it is a
+    /// regular file inside `libraryRoot` (`ReadOnlyFile(path:confinedTo:)`).
+    func features(path: String, libraryRoot: String) throws -> TrackChunks {
+        try trackFeatures.chunks(file: ReadOnlyFile(path: path, confinedTo: libraryRoot))
+    }
 
     /// (probabilities in label order, embedding) per track, in the order given.
     func predict(_ tracks: [ChunkBatch]) throws -> [(probabilities: [Float], embedding: [Float])] {

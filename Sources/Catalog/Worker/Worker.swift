@@ -36,6 +36,10 @@ public struct WorkerProgress: Sendable, Equatable {
     public var failed = 0
     /// Jobs with nothing to do (track deleted or gone).
     public var skipped = 0
+    /// Tracks whose file changed while their job ran: results dropped, queued again.
+    public var requeued = 0
+    /// Jobs another worker claimed after this one's lease ran out: left to it, results dropped.
+    public var lostLeases = 0
     /// Retraining jobs run (promoted, rejected or failed).
     public var retrainings = 0
     /// Where the time went.
@@ -44,6 +48,7 @@ public struct WorkerProgress: Sendable, Equatable {
 
     mutating func add(_ other: WorkerProgress) {
         batches += other.batches; tagged += other.tagged; failed += other.failed; skipped += other.skipped
+        requeued += other.requeued; lostLeases += other.lostLeases
         retrainings += other.retrainings
         timings.add(other.timings)
     }
@@ -82,6 +87,13 @@ public struct WorkerTimings: Sendable, Equatable, Codable {
 ///
 /// A file that cannot be decoded fails its track (with the error) and its job for good; it
 /// never stops the batch. A lost server connection is waited out (up to `reconnectTimeout`).
+/// Files are opened read-only by descriptor, confined to their library (`ReadOnlyFile`): one
+/// swapped for a symlink out of the library, a FIFO or a device fails its track, never blocks.
+///
+/// Results are written only by the job's lease holder (a worker whose lease ran out and was
+/// claimed again leaves the job to the new holder), and only if the track's content hash is
+/// still the one the job started from: a file the crawler saw change meanwhile (its enqueue
+/// was dropped, since this job was open) is left pending and queued again instead.
 ///
 /// Before each batch the worker looks at the catalog's active model and loads it when it
 /// changed (a retraining promoted one, or a rollback), so queued re-tag jobs run on the new
@@ -181,7 +193,8 @@ public final class Worker {
 
         // Where each job's file is; jobs whose track is gone have nothing to do.
         let tracks = TrackRepository(pool: pool)
-        var work: [(job: Job, trackID: Int64, path: String)] = []
+        var work: [(job: Job, trackID: Int64, path: String, root: String)] = []
+        var startedFrom: [Int64: [UInt8]] = [:]  // job id → the content hash of the file the job reads
         var outcomes: [Int64: Outcome] = [:]
         for job in jobs {
             guard let trackID = job.trackID else { outcomes[job.id] = .failed(trackID: nil, error: "a tag job needs a track"); continue }
@@ -189,11 +202,12 @@ public final class Worker {
                 outcomes[job.id] = .skipped
                 continue
             }
-            work.append((job, trackID, location.absolutePath))
+            work.append((job, trackID, location.absolutePath, location.libraryRoot))
+            startedFrom[job.id] = location.track.contentHash
         }
 
         done.timings.claim = max(0, lap() - options.holdAfterClaim)
-        let features = computeFeatures(paths: work.map(\.path))
+        let features = computeFeatures(files: work.map { ($0.path, $0.root) })
         done.timings.frontEnd = lap()
         var ready: [(index: Int, chunks: TrackChunks)] = []
         for (index, result) in features.enumerated() {
@@ -224,17 +238,23 @@ public final class Worker {
         }
         done.timings.model = lap()
 
-        try write(outcomes)
+        let written = try write(outcomes, startedFrom: startedFrom)
         done.timings.store = lap()
-        for outcome in outcomes.values {
+        for (jobID, outcome) in outcomes {
+            if written.lost.contains(jobID) { done.lostLeases += 1; continue }
+            if written.requeued.contains(jobID) { done.requeued += 1; continue }
             switch outcome {
             case .tagged: done.tagged += 1
             case .failed: done.failed += 1
             case .skipped: done.skipped += 1
             }
         }
-        let lost = renewal.lost
-        if !lost.isEmpty { logger.warning("\(lost.count) jobs' leases ran out during the batch; their results were written anyway (upserts)") }
+        if !written.lost.isEmpty {
+            logger.warning("\(written.lost.count) jobs were claimed by another worker after their lease ran out; their results were not written")
+        }
+        if !written.requeued.isEmpty {
+            logger.info("\(written.requeued.count) files changed while being tagged; queued again")
+        }
         return done
     }
 
@@ -242,53 +262,95 @@ public final class Worker {
         case tagged(trackID: Int64, probabilities: [String: Float], embedding: [Float])
         case failed(trackID: Int64?, error: String)
         case skipped
+
+        var trackID: Int64? {
+            switch self {
+            case let .tagged(trackID, _, _): return trackID
+            case let .failed(trackID, _): return trackID
+            case .skipped: return nil
+            }
+        }
     }
 
-    /// Decodes and chunks the files on `concurrency` threads, each taking the next file.
-    private func computeFeatures(paths: [String]) -> [Result<TrackChunks, any Error>] {
-        let slots = ResultSlots(count: paths.count)
+    /// Decodes and chunks the files on `concurrency` threads, each taking the next file; each
+    /// file is opened confined to its library root.
+    private func computeFeatures(files: [(path: String, root: String)]) -> [Result<TrackChunks, any Error>] {
+        let slots = ResultSlots(count: files.count)
         let inference = self.inference
-        let threads = min(options.concurrency, paths.count)
+        let threads = min(options.concurrency, files.count)
         guard threads > 0 else { return [] }
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             while let index = slots.nextIndex() {
                 let result: Result<TrackChunks, any Error>
-                do { result = .success(try inference.features(path: paths[index])) } catch { result = .failure(error) }
+                do { result = .success(try inference.features(path: files[index].path, libraryRoot: files[index].root)) } catch {
+                    result = .failure(error)
+                }
                 slots.set(index, result)
             }
         }
         return slots.results
     }
 
-    /// All of a batch's results and job states in one transaction, retried while the server is away.
-    private func write(_ outcomes: [Int64: Outcome]) throws {
+    /// All of a batch's results and job states in one transaction, retried while the server is
+    /// away. Returns the jobs whose results were dropped: `lost` (another worker holds the job
+    /// now) and `requeued` (the file changed since the job began; queued again).
+    private func write(_ outcomes: [Int64: Outcome], startedFrom: [Int64: [UInt8]]) throws -> (lost: Set<Int64>, requeued: Set<Int64>) {
         let modelID = model.version.id
+        let owner = options.owner
         let started = Date()
         while true {
             do {
-                try pool.withTransaction { connection in
-                    var tagged: [Int64] = []
+                return try pool.withTransaction { connection in
+                    var tagged: [Int64] = [], again: [Int64] = []
+                    var lost: Set<Int64> = [], requeued: Set<Int64> = []
+                    // The tracks first, in id order (the crawler also locks a track before
+                    // queueing its job), so a concurrent rescan waits for this batch or this
+                    // batch sees the rescan's new hash.
+                    let trackIDs = outcomes.values.compactMap(\.trackID)
+                    let rows = try connection.query("""
+                        SELECT id, content_hash, status FROM tracks WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+                        """, [trackIDs])
+                    var current: [Int64: (hash: [UInt8], gone: Bool)] = [:]
+                    for row in 0..<rows.rowCount {
+                        current[try rows.int(row, 0)] = (try rows.bytes(row, 1), try rows.string(row, 2) == TrackStatus.gone.rawValue)
+                    }
+                    /// The file is no longer what the job read: leave the track pending for a new job.
+                    func changed(_ jobID: Int64, _ trackID: Int64) -> Bool {
+                        guard let now = current[trackID], !now.gone, let then = startedFrom[jobID] else { return false }
+                        return now.hash != then
+                    }
                     for (jobID, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+                        if let trackID = outcome.trackID, changed(jobID, trackID) {
+                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { lost.insert(jobID); continue }
+                            again.append(trackID)
+                            requeued.insert(jobID)
+                            continue
+                        }
                         switch outcome {
                         case let .tagged(trackID, probabilities, embedding):
+                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { lost.insert(jobID); continue }
                             try PredictionStore.write(trackID: trackID, modelID: modelID, probabilities: probabilities,
                                                       embedding: embedding, on: connection)
-                            try JobQueue.complete(jobID: jobID, on: connection)
                             tagged.append(trackID)
                         case let .failed(trackID, error):
+                            guard try JobQueue.failPermanently(jobID: jobID, owner: owner, error: error, on: connection) else {
+                                lost.insert(jobID)
+                                continue
+                            }
                             if let trackID { try TrackRepository.markFailed(trackID: trackID, error: error, on: connection) }
-                            try JobQueue.failPermanently(jobID: jobID, error: error, on: connection)
                         case .skipped:
-                            try JobQueue.complete(jobID: jobID, on: connection)
+                            if !(try JobQueue.complete(jobID: jobID, owner: owner, on: connection)) { lost.insert(jobID) }
                         }
                     }
+                    // Finished above, so the open-job index lets the new jobs in.
+                    try JobQueue.enqueue(kind: JobKind.tag, trackIDs: again, on: connection)
                     // A promotion or rollback during the batch: these tracks need the new model too.
                     let active = try connection.query("SELECT id FROM models WHERE state = 'active'")
                     if active.rowCount == 1, try active.int(0, 0) != modelID {
                         try JobQueue.enqueue(kind: JobKind.tag, trackIDs: tagged, on: connection)
                     }
+                    return (lost, requeued)
                 }
-                return
             } catch let error as CatalogError where error.isTransient && Date().timeIntervalSince(started) < options.reconnectTimeout {
                 logger.warning("could not store a batch's results, retrying: \(error)")
                 Thread.sleep(forTimeInterval: min(2, options.pollInterval))

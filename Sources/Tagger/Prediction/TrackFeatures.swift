@@ -54,6 +54,12 @@ public final class TrackFeatures: Sendable {
         try chunks { select throws(AudioError) in try AudioDecoder.decodeExcerpts(path: path, options: decodeOptions, select: select) }
     }
 
+    /// The chunks of a file already open (a library file, opened confined to its library), read
+    /// through its descriptor only.
+    public func chunks(file: ReadOnlyFile) throws -> TrackChunks {
+        try chunks { select throws(AudioError) in try AudioDecoder.decodeExcerpts(file: file, options: decodeOptions, select: select) }
+    }
+
     /// The chunks of an upload in memory (`name` for errors and the MP3 hint).
     public func chunks(bytes: [UInt8], name: String) throws -> TrackChunks {
         try chunks { select throws(AudioError) in

@@ -1,0 +1,46 @@
+#ifndef TIMBRE_CTAGLIB_READONLY_H
+#define TIMBRE_CTAGLIB_READONLY_H
+
+/* Tags read through TagLib's C++ API from a descriptor that is already open, read-only.
+ * TagLib's C API (taglib_file_new) opens files "rb+" first, so a scan run as root would open
+ * users' music for writing; this shim never opens a path at all. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The parser to use: the format is sniffed from content by AudioIO, not from the name. */
+typedef enum {
+    TimbreTagFormatMPEG = 0,
+    TimbreTagFormatFLAC = 1,
+    TimbreTagFormatVorbis = 2,
+    TimbreTagFormatOpus = 3,
+    TimbreTagFormatWAV = 4,
+    TimbreTagFormatAIFF = 5,
+} TimbreTagFormat;
+
+/* Strings are UTF-8, malloc'd, NULL when absent; free them with timbre_file_tags_free. */
+typedef struct {
+    char *title;
+    char *artist;
+    char *album;
+    char *album_artist;
+    char *genre;
+    unsigned int year;
+    unsigned int track;
+    /* kbit/s as TagLib reports it; 0 when unknown. */
+    int bitrate;
+} TimbreFileTags;
+
+/* Reads the tags of the file open on `descriptor` (a duplicate of it is read and closed; the
+ * caller's descriptor stays open and its offset is not relied on). Returns 1 when TagLib
+ * parsed the file, 0 otherwise (then `tags` holds nothing to free). */
+int timbre_file_tags_read(int descriptor, TimbreTagFormat format, TimbreFileTags *tags);
+
+void timbre_file_tags_free(TimbreFileTags *tags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
