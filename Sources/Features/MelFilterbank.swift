@@ -123,7 +123,7 @@ public struct MelFilterbank: Sendable, Equatable {
     private static let fSp = 200.0 / 3, minLogHz = 1000.0, minLogMel = 1000.0 / (200.0 / 3)
     private static let logStep = log(6.4) / 27.0
 
-    static func hzToMel(_ f: Double, htk: Bool) -> Double {
+    public static func hzToMel(_ f: Double, htk: Bool) -> Double {
         if htk { return 2595.0 * log10(1.0 + f / 700.0) }
         if f >= minLogHz { return minLogMel + log(f / minLogHz) / logStep }
         return f / fSp

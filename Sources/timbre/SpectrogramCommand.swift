@@ -44,8 +44,11 @@ struct SpectrogramCommand: ParsableCommand {
     @Option(help: "Widest picture in pixels: longer tracks average neighbouring frames (each band is 2 px high).")
     var width: Int = SpectrogramPicture.defaultWidth
 
-    @Flag(help: "One pixel per frame and per mel band, however long the track (the model's exact view).")
+    @Flag(help: "One pixel per frame and per mel band, however long the track, without axes (the model's exact view).")
     var full = false
+
+    @Flag(inversion: .prefixedNo, help: "Label time and frequency (Hz, placed on the mel scale) around the picture.")
+    var axes = true
 
     func validate() throws {
         guard offset.isFinite, offset >= 0 else { throw ValidationError("--offset must be a number of seconds ≥ 0") }
@@ -65,8 +68,9 @@ struct SpectrogramCommand: ParsableCommand {
         }
         let spectrogram = try frontEnd.logMel(audio.samples)
         // Row 0 of the grid (the lowest mel band) is drawn at the bottom; the API draws the same way.
-        let image = try SpectrogramPicture.picture(values: spectrogram.values, bands: spectrogram.nMels, frames: spectrogram.frames,
-                                                   maximumWidth: full ? nil : width, colorMap: colormap, scale: scale)
+        let plot = try SpectrogramPicture.picture(values: spectrogram.values, bands: spectrogram.nMels, frames: spectrogram.frames,
+                                                  maximumWidth: full ? nil : width, colorMap: colormap, scale: scale)
+        let image = axes && !full ? try SpectrogramPicture.withAxes(plot, seconds: audio.duration, start: offset, config: config) : plot
         try image.writePNG(to: output)
         print("\(output): \(image.width)×\(image.height) px, \(spectrogram.frames) frames × \(spectrogram.nMels) mel bands, "
             + "\(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz")

@@ -1,4 +1,5 @@
 import Charts
+import Features
 import Service
 import XCTest
 
@@ -23,5 +24,24 @@ final class SpectrogramPictureTests: XCTestCase {
         XCTAssertEqual(full.height, bands)
         let short = try SpectrogramPicture.picture(values: values, bands: bands, frames: frames, maximumWidth: 2000)
         XCTAssertEqual(short.width, frames, "a track narrower than the cap is drawn one pixel per frame")
+    }
+
+    /// The axes frame the plot unchanged, with tick labels on the left (Hz on the mel scale,
+    /// 1 kHz at mel 15 of ~49.9 on Slaney's scale for 11025 Hz) and along the bottom.
+    func testAxesFrameThePlotAndLabelFrequencyAtItsMelPosition() throws {
+        let plot = try SpectrogramPicture.picture(values: (0..<(128 * 300)).map { Float($0 % 300) - 300 }, bands: 128, frames: 300,
+                                                  maximumWidth: 200)
+        let framed = try SpectrogramPicture.withAxes(plot, seconds: 60, config: SpectrogramConfig())
+        XCTAssertEqual(framed.width, plot.width + 58)
+        XCTAssertEqual(framed.height, plot.height + 28)
+        for (x, y) in [(0, 0), (100, 128), (199, 255)] { XCTAssertEqual(framed[50 + x, 6 + y], plot[x, y]) }
+        // The 1 kHz tick: u = 15 / 49.91 of the height from the bottom.
+        let u = 15.0 / (15 + 27 * log(11.025) / log(6.4))
+        let tickY = 6 + Int(((1 - u) * Double(plot.height - 1)).rounded())
+        XCTAssertNotEqual(framed[48, tickY], framed[48, 2], "a tick mark beside the plot at 1 kHz")
+        let labelPixels = (0..<44).flatMap { x in (max(0, tickY - 3)..<(tickY + 4)).map { framed[x, $0] } }.filter { $0.lightness > 70 }
+        XCTAssertGreaterThan(labelPixels.count, 20, "the 1 kHz label is drawn left of its tick")
+        let bottomInk = (0..<framed.width).flatMap { x in ((framed.height - 14)..<framed.height).map { framed[x, $0] } }.filter { $0.lightness > 70 }
+        XCTAssertGreaterThan(bottomInk.count, 50, "time labels along the bottom")
     }
 }
