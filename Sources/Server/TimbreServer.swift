@@ -16,6 +16,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
     let metrics: ServerMetrics
     let logins = LoginTokens()
     let clusterings = ClusteringStore()
+    let rescans = PendingRescans()
     let predictions: PredictorPool
     private(set) var router = Router()
     private let similarityLock = NSLock()
@@ -41,13 +42,16 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
 
     // MARK: RequestHandling
 
-    public func bodyLimit(method: String, path: String) -> Int {
+    public func bodyLimit(method: String, path: String, contentType: String?) -> Int {
         // Unmatched requests get the JSON limit: their answer (404, 405) comes once the body is in.
         guard case let .success((route, _)) = router.route(method: method, path: path) else { return configuration.limits.json }
         switch route.body {
         case .none: return configuration.limits.json
         case .json: return configuration.limits.json
-        case .audio: return configuration.limits.audio
+        case .audio:
+            // An audio route that also takes JSON (POST /similar) gives JSON bodies the JSON limit.
+            let type = contentType?.lowercased() ?? ""
+            return type.hasPrefix("application/json") ? configuration.limits.json : configuration.limits.audio
         }
     }
 

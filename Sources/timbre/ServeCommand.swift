@@ -23,7 +23,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "Largest audio upload, in MB.") var maxUploadMB = 200
     @Option(name: .customLong("max-json-kb"), help: "Largest JSON body, in KB.") var maxJSONKB = 1024
     @Option(help: "Seconds between full rescans of every library (0: never).") var rescanInterval: Double = 3600
-    @Flag(inversion: .prefixedNo, help: "Watch the libraries' folders (inotify) and scan what changes.") var watch = true
+    @Flag(inversion: .prefixedNo, help: "Scan the libraries at start and watch their folders (inotify), scanning what changes.") var watch = true
     @Option(help: "The web UI's folder (default: web/ beside the executable or above it; $TIMBRE_WEB).") var web: String?
     @Option(help: "The model file a fresh catalog starts with (default: the shipped models/default/model.safetensors).")
     var model: String?
@@ -79,8 +79,10 @@ struct ServeCommand: ParsableCommand {
         let daemon = MicroHTTPDaemon(handler: server)
         try daemon.start(host: host, port: port, threads: threads, connectionTimeout: configuration.connectionTimeout)
 
-        // New music is found by inotify (debounced), with the periodic rescan as the safety net.
+        // New music is found by inotify (debounced), with the periodic rescan as the safety net;
+        // what changed while the server was down is found by a scan at start.
         let watching = watch ? server.startWatching() : nil
+        if watch { server.rescanAll() }
         if let watching { threadsToJoin.append(StopFlag.start(name: "watcher", watching.0)) }
 
         let refresh = configuration.indexRefreshInterval

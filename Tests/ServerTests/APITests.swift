@@ -263,6 +263,14 @@ final class APITests: XCTestCase {
         XCTAssertEqual(centroidIDs.count, 3)
         XCTAssertTrue(Set(centroidIDs).isDisjoint(with: seed))
         XCTAssertEqual(seen(alice.send("POST", "/api/v1/similar", json: ["vector": [1, 2]]), "POST", "/api/v1/similar").status, 400)
+        // An uploaded file: a library track's own file finds that track first, at cosine ≈ 1.
+        let own = try Data(contentsOf: try XCTUnwrap(f.files[f.aliceTracks[3]]))
+        let byFile = seen(alice.upload("/api/v1/similar?k=3", filename: "query.flac", data: own), "POST", "/api/v1/similar")
+        XCTAssertEqual(byFile.status, 200, byFile.text)
+        let firstHit = (byFile.object["results"] as? [[String: Any]])?.first
+        XCTAssertEqual(((firstHit?["track"] as? [String: Any])?["id"] as? NSNumber)?.int64Value, f.aliceTracks[3])
+        XCTAssertEqual((firstHit?["score"] as? NSNumber)?.floatValue ?? 0, 1, accuracy: 1e-3)
+        XCTAssertEqual(seen(alice.send("POST", "/api/v1/similar", body: Data("noise".utf8), contentType: "audio/wav"), "POST", "/api/v1/similar").status, 422)
         XCTAssertEqual(alice.send("POST", "/api/v1/similar", json: [:] as [String: Int]).status, 400)
         XCTAssertEqual(seen(alice.get("/api/v1/tracks/\(f.aliceTracks[0])/similar?k=0"), "GET", "/api/v1/tracks/{id}/similar").status, 400)
 
@@ -351,7 +359,8 @@ final class APITests: XCTestCase {
         XCTAssertEqual(png.headers["content-type"], "image/png")
         XCTAssertEqual(Array(png.body.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = png.body[16..<20].reduce(0) { $0 << 8 | Int($1) }
-        XCTAssertLessThanOrEqual(width, 300, "the picture's width is capped")
+        XCTAssertLessThanOrEqual(width, 300 + 58, "the plot's width is capped (the axes add a 58 px margin)")
+        XCTAssertGreaterThan(width, 58)
     }
 
     // MARK: Bad requests
@@ -436,8 +445,9 @@ final class APITests: XCTestCase {
             usleep(100_000)
         }
         XCTAssertEqual(state, "done")
-        XCTAssertEqual(((bob.get("/api/v1/jobs").object["jobs"] as? [[String: Any]]) ?? []).filter { $0["kind"] as? String == "scan" }.count, 0,
-                       "Bob does not see Alice's scan")
+        let bobsJobs = (bob.get("/api/v1/jobs?limit=500").object["jobs"] as? [[String: Any]]) ?? []
+        XCTAssertFalse(bobsJobs.contains { ($0["id"] as? NSNumber)?.int64Value == jobID }, "Bob does not see Alice's scan")
+        XCTAssertTrue(bobsJobs.allSatisfy { ($0["library_id"] as? NSNumber)?.int64Value != libraryID }, "nor any job of her library")
         XCTAssertEqual(alice.get("/api/v1/jobs?state=lost").status, 400)
 
         let models = seen(alice.get("/api/v1/models"), "GET", "/api/v1/models").object["models"] as? [[String: Any]] ?? []

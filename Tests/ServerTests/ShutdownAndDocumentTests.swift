@@ -79,6 +79,44 @@ final class ShutdownAndDocumentTests: XCTestCase {
         XCTAssertEqual((user.get("/api/v1/jobs?kind=retrain").object["jobs"] as? [Any])?.count, 0)
     }
 
+    /// The server scans its libraries at start and watches them: a file copied in later, also
+    /// into a new subfolder, is found and tagged without anyone asking for a scan.
+    func testNewMusicInAWatchedLibraryIsTaggedWithoutAScan() throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("timbre-watch-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let music = home.appendingPathComponent("music")
+        let tones = try writeToneLibrary(at: home.appendingPathComponent("source"), count: 3, seconds: 3)
+        try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: tones[0], to: music.appendingPathComponent(tones[0].lastPathComponent))
+        let (owner, key) = try UserRepository(pool: database.pool).add(name: "listener")
+        _ = try LibraryRepository(pool: database.pool).add(path: music.path, ownerID: owner.id)
+        let server = try ServerProcess(databaseURL: database.url, home: home.path, arguments: ["--workers", "1", "--rescan-interval", "0"])
+        defer { server.stop() }
+        let client = HTTPClient(base: server.baseURL, key: key)
+        func tagged(_ count: Int) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let tracks = client.get("/api/v1/tracks?status=tagged").object["tracks"] as? [[String: Any]] ?? []
+                if tracks.count >= count { return true }
+                usleep(200_000)
+            }
+            return false
+        }
+        XCTAssertTrue(tagged(1), "the scan at start finds the file that was there")
+        // Written elsewhere and moved in, as a copy tool does: the folder sees it at once.
+        try FileManager.default.copyItem(at: tones[1], to: home.appendingPathComponent(tones[1].lastPathComponent))
+        try FileManager.default.moveItem(at: home.appendingPathComponent(tones[1].lastPathComponent),
+                                         to: music.appendingPathComponent(tones[1].lastPathComponent))
+        XCTAssertTrue(tagged(2), "a file moved into the library is tagged without a scan")
+        let album = music.appendingPathComponent("new album")
+        try FileManager.default.createDirectory(at: album, withIntermediateDirectories: true)
+        usleep(300_000)
+        try FileManager.default.copyItem(at: tones[2], to: album.appendingPathComponent(tones[2].lastPathComponent))
+        XCTAssertTrue(tagged(3), "a file in a folder made after the start is found too")
+    }
+
     /// The router and openapi.json describe the same API: every served method and path is
     /// documented, and every documented one is served.
     func testEveryRouteIsDocumentedAndEveryDocumentedRouteServed() throws {

@@ -148,7 +148,7 @@ echo "== timbre serve --workers 0" >&2
 t0=$(date +%s.%N)
 server_env=(env)
 [ -z "${BENCH_API_SERVER_BLAS_THREADS:-}" ] || server_env=(env OPENBLAS_NUM_THREADS="$BENCH_API_SERVER_BLAS_THREADS")
-"${server_env[@]}" "$timbre" serve --port 0 --workers 0 --rescan-interval 0 --web "$repo/web" > "$out/serve.log" 2>&1 &
+"${server_env[@]}" "$timbre" serve --port 0 --workers 0 --rescan-interval 0 --no-watch --web "$repo/web" > "$out/serve.log" 2>&1 &
 server_pid=$!
 port=""
 for _ in $(seq 1 3000); do

@@ -10,8 +10,9 @@ public struct BodyLimits: Sendable {
 
 /// How the daemon asks the application what to do.
 public protocol RequestHandling: AnyObject, Sendable {
-    /// Which limit applies to a request's body (known from the method and path alone).
-    func bodyLimit(method: String, path: String) -> Int
+    /// Which limit applies to a request's body (known from the method, the path and the
+    /// declared media type, before any body is read).
+    func bodyLimit(method: String, path: String, contentType: String?) -> Int
     /// Answers a complete request. Never throws: errors are answers too.
     func respond(to request: Request) -> Response
     /// Called once the answer is queued (for the access log and metrics).
@@ -115,7 +116,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         guard let existing = context.pointee else {
             // First call: the headers are in.
             let headers = values(connection, MHD_ValueKind.HEADER_KIND, lowercased: true)
-            let limit = handler.bodyLimit(method: method, path: url)
+            let limit = handler.bodyLimit(method: method, path: url, contentType: headers["content-type"])
             let state = RequestState(method: method, path: url, headers: headers, query: values(connection, MHD_ValueKind.GET_ARGUMENT_KIND),
                                      limit: limit)
             context.pointee = Unmanaged.passRetained(state).toOpaque()

@@ -92,6 +92,7 @@ extension TimbreServer {
                 try database.jobs.finish(jobID: jobID)
                 logger.info("scan of \(library.rootPath): \(report.filesSeen) files, \(report.added) new, \(report.changed) changed, \(report.gone) gone")
                 try? self?.refreshIndex()
+                if self?.rescans.take(library.id) == true { self?.scanSoon(libraryID: library.id) }
             } catch {
                 logger.error("scan of \(library.rootPath) failed: \(error)")
                 try? database.jobs.finish(jobID: jobID, error: "\(error)")
@@ -116,7 +117,12 @@ extension TimbreServer {
     /// unless it has passed the folder: the watcher asks again after the next quiet spell).
     public func scanSoon(libraryID: Int64) {
         guard let library = try? database.libraries.find(id: libraryID) else { return }
-        if let jobID = try? database.jobs.startScan(libraryID: library.id, owner: owner) { runScan(library: library, jobID: jobID) }
+        if let jobID = try? database.jobs.startScan(libraryID: library.id, owner: owner) {
+            runScan(library: library, jobID: jobID)
+        } else {
+            // A scan is running and may have passed the change already: scan again after it.
+            rescans.mark(libraryID)
+        }
     }
 
     /// Watches every library's folders (and libraries added later, on the next call) with
@@ -131,4 +137,12 @@ extension TimbreServer {
         refresh()
         return ({ watcher.run() }, { watcher.stop() }, refresh)
     }
+}
+
+/// Libraries that changed while their scan ran, to scan once more when it ends.
+final class PendingRescans: @unchecked Sendable {
+    private var wanted: Set<Int64> = []
+    private let lock = NSLock()
+    func mark(_ id: Int64) { lock.withLock { _ = wanted.insert(id) } }
+    func take(_ id: Int64) -> Bool { lock.withLock { wanted.remove(id) != nil } }
 }

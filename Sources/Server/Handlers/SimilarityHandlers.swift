@@ -16,9 +16,26 @@ extension TimbreServer {
             return try self.similarAnswer(hits, query: ["track_id": .number(Double(track.id))], similarity: similarity, user: user)
         }
 
-        // A playlist seed (the centroid of tracks) or a vector.
-        router.add("POST", "/api/v1/similar", body: .json) { [unowned self] request, context in
+        // A playlist seed (the centroid of tracks), a vector, or an uploaded file (embedded with
+        // the active model on the spot).
+        router.add("POST", "/api/v1/similar", body: .audio) { [unowned self] request, context in
             let user = try context.caller()
+            if request.contentType != "application/json" {
+                let k = try request.integer("k", default: 10, in: 1...500)
+                let (bytes, name) = try Self.uploadedAudio(request)
+                let similarity = try self.similarity()
+                let model = similarity.model
+                let embedding: [Float]
+                do {
+                    embedding = try self.predictions.with(model: model) { try $0.predict(bytes: bytes, name: name).embedding }
+                } catch let error as HTTPError {
+                    throw error
+                } catch {
+                    throw HTTPError.unprocessable("the upload could not be analysed as audio: \(error)")
+                }
+                let hits = try similarity.similar(toVector: embedding, k: k, scope: SimilarityScope(ownerID: user.id))
+                return try self.similarAnswer(hits, query: ["file": .string(name)], similarity: similarity, user: user)
+            }
             struct Body: Decodable { let track_ids: [Int64]?; let vector: [Float]?; let k: Int? }
             let body = try JSONBody.decode(Body.self, from: request, allowedKeys: ["track_ids", "vector", "k"])
             let k = body.k ?? 10

@@ -86,7 +86,7 @@ extension TimbreServer {
             let width = try request.integer("width", default: SpectrogramPicture.defaultWidth, in: 100...4000)
             let full = try request.flag("full")
             do {
-                let picture = try SpectrogramPicture.render(path: path, maximumWidth: full ? nil : width)
+                let picture = try SpectrogramPicture.render(path: path, maximumWidth: full ? nil : width, axes: !full)
                 return Response(status: 200, headers: [("Content-Type", "image/png")], body: .bytes(try picture.pngData()))
             } catch let error as SpectrogramPictureError {
                 throw HTTPError.unprocessable("\(error)")
