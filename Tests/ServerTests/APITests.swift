@@ -411,14 +411,8 @@ final class APITests: XCTestCase {
 
     func sendTruncatedUpload(to base: String) throws {
         let port = UInt16(base.split(separator: ":").last!)!
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socketFD = connectLoopback(port: port)
         defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        XCTAssertEqual(connected, 0)
         let head = "POST /api/v1/analysis/predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tmb_x\r\nContent-Type: audio/flac\r\nContent-Length: 100000\r\n\r\n"
         let bytes = Array(head.utf8) + [UInt8](repeating: 7, count: 5000)
         _ = bytes.withUnsafeBytes { send(socketFD, $0.baseAddress, $0.count, 0) }

@@ -76,6 +76,20 @@ final class ServerProcess {
     }
 }
 
+/// A TCP connection to 127.0.0.1:`port` (for requests URLSession cannot make: a half-sent body).
+func connectLoopback(port: UInt16) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    XCTAssertEqual(connected, 0, "connect to port \(port)")
+    return fd
+}
+
 /// posix_spawn with an environment, stdout and stderr to `output`.
 func spawnProcess(_ arguments: [String], environment: [String: String], output: String) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()

@@ -15,15 +15,8 @@ final class ShutdownAndDocumentTests: XCTestCase {
         let server = try ServerProcess(databaseURL: database.url, home: home.path, arguments: ["--workers", "0"])
         let port = UInt16(server.baseURL.split(separator: ":").last!)!
 
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = connectLoopback(port: port)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        XCTAssertEqual(withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }, 0)
         let body = Array(#"{"token": "not-a-real-token"}"#.utf8)
         let head = Array("POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
         func write(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }

@@ -60,15 +60,8 @@ struct PredictionAnswer: Encodable {
     let modelVersion: String
     let embedding: [Float]?
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: any Encoder) throws {
+        typealias Key = PredictionReport.Key
         try report.encode(to: encoder)
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(modelVersion, forKey: Key("model_version"))

@@ -107,12 +107,13 @@ public struct PredictionReport: Encodable {
         self.topK = topK
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// A key spelled at run time (`top_K` depends on k); callers that add fields use it too.
+    public struct Key: CodingKey {
+        public var stringValue: String
+        public var intValue: Int? { nil }
+        public init(_ s: String) { stringValue = s }
+        public init?(stringValue: String) { self.stringValue = stringValue }
+        public init?(intValue: Int) { nil }
     }
 
     public func encode(to encoder: any Encoder) throws {
