@@ -18,6 +18,8 @@ public struct WorkerOptions: Sendable {
     public var prediction = PredictionConfig()
     /// Seconds to sit on a freshly claimed batch: lets tests kill a worker mid-batch.
     public var holdAfterClaim: TimeInterval = 0
+    /// Seconds to sit between a batch's results and storing them: lets tests change a file then.
+    public var holdBeforeStore: TimeInterval = 0
     /// Claim retraining jobs too (before tagging jobs): any worker may run the one open retraining.
     public var runsRetraining = true
     /// Where retraining writes model files and caches spectrograms (shared by the workers that retrain).
@@ -238,8 +240,9 @@ public final class Worker {
         }
         done.timings.model = lap()
 
+        if options.holdBeforeStore > 0 { Thread.sleep(forTimeInterval: options.holdBeforeStore) }
         let written = try write(outcomes, startedFrom: startedFrom)
-        done.timings.store = lap()
+        done.timings.store = max(0, lap() - options.holdBeforeStore)
         for (jobID, outcome) in outcomes {
             if written.lost.contains(jobID) { done.lostLeases += 1; continue }
             if written.requeued.contains(jobID) { done.requeued += 1; continue }
