@@ -164,7 +164,8 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
     // MARK: Shared pieces of handlers
 
     /// The caller's track, or 404 (another user's track is exactly as absent as a missing one).
-    func ownedTrack(_ request: Request, _ context: RequestContext, parameter: String = "id") throws -> (track: Track, absolutePath: String) {
+    func ownedTrack(_ request: Request, _ context: RequestContext, parameter: String = "id")
+        throws -> (track: Track, absolutePath: String, libraryRoot: String) {
         let id = try request.id(parameter)
         guard let found = try database.browser.owned(trackID: id, ownerID: try context.caller().id) else {
             throw HTTPError.notFound("there is no track \(id)")

@@ -21,11 +21,11 @@ public enum SpectrogramPicture {
     /// Longer files are drawn from their first 15 minutes.
     public static let maximumSeconds = 900.0
 
-    public static func render(path: String, maximumWidth: Int?, axes: Bool = true, config: SpectrogramConfig = SpectrogramConfig(),
+    public static func render(file: ReadOnlyFile, maximumWidth: Int?, axes: Bool = true, config: SpectrogramConfig = SpectrogramConfig(),
                               offset: Double = 0, duration: Double? = nil, colorMap: ColorMap = .magma, scale: Int = 1) throws -> RasterImage {
-        let audio = try AudioDecoder.decode(path: path, options: DecodeOptions(targetSampleRate: config.sampleRate, offset: offset,
+        let audio = try AudioDecoder.decode(file: file, options: DecodeOptions(targetSampleRate: config.sampleRate, offset: offset,
                                                                                duration: duration ?? maximumSeconds))
-        guard !audio.samples.isEmpty else { throw SpectrogramPictureError.noAudio(path: path) }
+        guard !audio.samples.isEmpty else { throw SpectrogramPictureError.noAudio(path: file.path) }
         let spectrogram = try LogMelSpectrogram(config).logMel(audio.samples)
         let plot = try picture(values: spectrogram.values, bands: spectrogram.nMels, frames: spectrogram.frames,
                                maximumWidth: maximumWidth, colorMap: colorMap, scale: scale)

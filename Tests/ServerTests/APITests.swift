@@ -354,6 +354,22 @@ final class APITests: XCTestCase {
         XCTAssertEqual(seen(alice.send("GET", "/api/v1/tracks/\(track)/audio", headers: ["Range": "bytes=\(bytes.count)-"]),
                             "GET", "/api/v1/tracks/{id}/audio").status, 416)
 
+        // A file swapped for a symlink out of its library after the scan is not served.
+        let bob = try client(f.bobKey)
+        let bobTrack = f.bobTracks[1]
+        let relative = try XCTUnwrap(bob.get("/api/v1/tracks/\(bobTrack)").object["path"] as? String)
+        let file = f.home.appendingPathComponent("bob").appendingPathComponent(relative)
+        let saved = file.appendingPathExtension("saved")
+        try FileManager.default.moveItem(at: file, to: saved)
+        try FileManager.default.createSymbolicLink(atPath: file.path, withDestinationPath: "/etc/passwd")
+        let refused = seen(bob.get("/api/v1/tracks/\(bobTrack)/audio"), "GET", "/api/v1/tracks/{id}/audio")
+        XCTAssertEqual(refused.status, 409, refused.text)
+        XCTAssertFalse(refused.text.contains("root:"))
+        XCTAssertEqual(bob.get("/api/v1/tracks/\(bobTrack)/spectrogram.png").status, 409)
+        try FileManager.default.removeItem(at: file)
+        try FileManager.default.moveItem(at: saved, to: file)
+        XCTAssertEqual(bob.get("/api/v1/tracks/\(bobTrack)/audio").status, 200)
+
         let png = seen(alice.get("/api/v1/tracks/\(track)/spectrogram.png?width=300"), "GET", "/api/v1/tracks/{id}/spectrogram.png")
         XCTAssertEqual(png.status, 200)
         XCTAssertEqual(png.headers["content-type"], "image/png")

@@ -51,8 +51,9 @@ public struct TrackBrowser: Sendable {
         }
     }
 
-    /// The track if `ownerID` owns it (gone tracks included), with its file's absolute path.
-    public func owned(trackID: Int64, ownerID: Int64) throws -> (track: Track, absolutePath: String)? {
+    /// The track if `ownerID` owns it (gone tracks included), with its file's absolute path and
+    /// its library's root (which the file must still be inside when it is opened).
+    public func owned(trackID: Int64, ownerID: Int64) throws -> (track: Track, absolutePath: String, libraryRoot: String)? {
         try pool.withConnection { connection in
             let rows = try connection.query("""
                 SELECT \(TrackRepository.joinedColumns), l.root_path FROM tracks t JOIN libraries l ON l.id = t.library_id
@@ -60,7 +61,8 @@ public struct TrackBrowser: Sendable {
                 """, [trackID, ownerID])
             guard rows.rowCount == 1 else { return nil }
             let track = try TrackRepository.track(rows, 0)
-            return (track, try rows.string(0, 17) + "/" + track.path)
+            let root = try rows.string(0, 17)
+            return (track, root + "/" + track.path, root)
         }
     }
 

@@ -1,3 +1,4 @@
+import AudioIO
 import Catalog
 import Foundation
 import Service
@@ -77,17 +78,20 @@ extension TimbreServer {
         }
 
         router.add("GET", "/api/v1/tracks/{id}/audio") { [unowned self] request, context in
-            let (track, path) = try self.ownedTrack(request, context)
-            return try AudioFile.response(path: path, format: track.metadata.format, range: request.header("range"))
+            let (track, path, root) = try self.ownedTrack(request, context)
+            return try AudioFile.response(path: path, libraryRoot: root, format: track.metadata.format, range: request.header("range"))
         }
 
         router.add("GET", "/api/v1/tracks/{id}/spectrogram.png") { [unowned self] request, context in
-            let (_, path) = try self.ownedTrack(request, context)
+            let (_, path, root) = try self.ownedTrack(request, context)
             let width = try request.integer("width", default: SpectrogramPicture.defaultWidth, in: 100...4000)
             let full = try request.flag("full")
             do {
-                let picture = try SpectrogramPicture.render(path: path, maximumWidth: full ? nil : width, axes: !full)
+                let file = try AudioFile.open(path: path, libraryRoot: root)
+                let picture = try SpectrogramPicture.render(file: file, maximumWidth: full ? nil : width, axes: !full)
                 return Response(status: 200, headers: [("Content-Type", "image/png")], body: .bytes(try picture.pngData()))
+            } catch let error as HTTPError {
+                throw error
             } catch let error as SpectrogramPictureError {
                 throw HTTPError.unprocessable("\(error)")
             } catch {
@@ -110,22 +114,23 @@ extension TimbreServer {
 }
 
 /// A library file sent to its owner, whole or by `Range: bytes=…` (one range; 206 with
-/// `Content-Range`, 416 when malformed or unsatisfiable; another unit or several ranges: the
-/// whole file, 200). Opened read-only, without following a symlink, and only when it is a
-/// regular file.
+/// `Content-Range`, 416 when unsatisfiable). Opened as every library file is (`ReadOnlyFile`:
+/// read-only, non-blocking, a regular file whose real path is still inside its library).
 enum AudioFile {
-    static func response(path: String, format: String?, range: String?) throws -> Response {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-        guard descriptor >= 0 else {
-            throw HTTPError(409, "the track's file cannot be opened (\(String(cString: strerror(errno)))): it may have moved; rescan its library",
-                            code: "conflict")
+    static func open(path: String, libraryRoot: String) throws -> ReadOnlyFile {
+        do {
+            return try ReadOnlyFile(path: path, confinedTo: libraryRoot)
+        } catch {
+            throw HTTPError(409, "the track's file cannot be opened (\(error)); rescan its library", code: "conflict")
         }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
-            throw HTTPError(409, "the track's path is no longer a regular file; rescan its library", code: "conflict")
-        }
-        let size = Int64(info.st_size)
+    }
+
+    static func response(path: String, libraryRoot: String, format: String?, range: String?) throws -> Response {
+        let file = try open(path: path, libraryRoot: libraryRoot)
+        // The daemon closes the descriptor it is given once the answer is sent; `file` closes its own.
+        let descriptor = dup(file.descriptor)
+        guard descriptor >= 0 else { throw HTTPError(503, "the server is out of file descriptors; retry in a moment") }
+        let size = file.size
         var headers = [("Content-Type", contentType(format)), ("Accept-Ranges", "bytes")]
         // RFC 9110 §14.2: a Range in a unit other than bytes is ignored, and so is a request for
         // several ranges (not served here): the whole file, 200.
