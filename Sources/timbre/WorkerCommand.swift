@@ -68,13 +68,17 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         let options = try tagging.workerOptions()
-        try database.withDatabase { db in
+        let stopping = StopFlag()
+        try database.withDatabase(stopping: stopping) { db in
             let model = try tagging.loadModel(db)
             let worker = try Worker(pool: db.pool, model: model, options: options)
+            // SIGTERM (a scale-down, a rollout) ends the run after the current batch, and what is
+            // still leased to this worker goes back to the queue without spending an attempt.
+            defer { _ = try? db.jobs.release(owner: options.owner) }
             print("worker \(options.owner): model \(model.version.version), \(options.concurrency) decode threads, "
                   + "batches of \(options.batchSize), lease \(options.lease) s")
             let started = Date()
-            let done = try worker.run(drain: drain, progress: { progress in
+            let done = try worker.run(drain: drain, shouldStop: { stopping.isSet }, progress: { progress in
                 let rate = Double(progress.tagged + progress.failed) / max(Date().timeIntervalSince(started), 1e-3)
                 FileHandle.standardError.write(Data("tagged \(progress.tagged), failed \(progress.failed) (\(String(format: "%.1f", rate)) tracks/s)\n".utf8))
             })

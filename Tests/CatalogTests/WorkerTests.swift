@@ -306,6 +306,39 @@ final class WorkerTests: XCTestCase {
         }
     }
 
+    /// The real binary, sent SIGTERM while it holds a batch: it finishes that batch, claims no
+    /// other, and exits 0; nothing is left running, the unclaimed jobs keep all their attempts.
+    func testWorkerStopsCleanlyOnSIGTERM() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let binary = try Self.timbreBinary()
+        try writeLibrary(count: 6, seconds: 1, corrupt: false)
+        _ = try scan(database)
+        let url = database.url.replacingOccurrences(of: "///postgres?", with: "///\(database.name)?")
+        let pid = try spawn([binary.path, "worker", "--database-url", url, "--migrations", TestDatabase.migrationsDirectory.path,
+                             "--model", modelPath, "--batch-size", "4", "--concurrency", "1", "--hold-after-claim", "2"])
+        var reaped = false
+        defer { if !reaped { kill(pid, SIGKILL); _ = try? waitForExit(pid) } }
+        let connection = try database.connection()
+        var held = 0
+        for _ in 0..<300 where held == 0 {
+            Thread.sleep(forTimeInterval: 0.1)
+            held = Int(try connection.query("SELECT count(*) FROM jobs WHERE state = 'running'").int(0, 0))
+        }
+        XCTAssertEqual(held, 4, "the binary claimed one batch")
+        let signalled = Date()
+        kill(pid, SIGTERM)
+        XCTAssertEqual(try waitForExit(pid), 0, "a worker stopped by SIGTERM exits 0")
+        reaped = true
+        XCTAssertLessThan(Date().timeIntervalSince(signalled), 30)
+        let states = try connection.query("SELECT state, attempts, count(*) FROM jobs GROUP BY state, attempts ORDER BY state")
+        var counts: [String: Int] = [:]
+        for row in 0..<states.rowCount {
+            counts["\(try states.string(row, 0)) \(try states.int(row, 1))"] = Int(try states.int(row, 2))
+        }
+        XCTAssertEqual(counts, ["done 1": 4, "queued 0": 2], "its batch done, the rest untouched")
+    }
+
     /// The real binary, killed with SIGKILL while it holds a batch: its jobs come back after the
     /// lease and another worker tags them; nothing is lost or stored twice.
     func testKilledWorkersJobsAreRunAgainAfterTheLease() throws {
