@@ -23,6 +23,7 @@
 #   predict   POST /api/v1/analysis/predict of a 4-minute MP3 (rendered once by `timbre
 #             demo-corpus`) as audio/mpeg: 10 sequential requests (curl; the median) after one
 #             warm-up, then wrk -c BENCH_API_PREDICT_CONNECTIONS (4) -d BENCH_API_PREDICT_SECONDS (20) s.
+# BENCH_API_HTTP_THREADS=N sets the server's HTTP threads (default 8, as `timbre serve`).
 # BENCH_API_SERVER_BLAS_THREADS=N runs only the server with OPENBLAS_NUM_THREADS=N (FAISS keeps its own).
 # Uses the built .build/release/timbre (builds nothing). wrk: installed with apt-get if missing.
 # Python (numpy, faiss): $TIMBRE_PYTHON, else tools/.venv-bench-similarity (as scripts/bench similarity).
@@ -37,6 +38,7 @@ connections="${BENCH_API_CONNECTIONS:-64}"
 sequential="${BENCH_API_SEQUENTIAL:-200}"
 predict_seconds="${BENCH_API_PREDICT_SECONDS:-20}"
 predict_connections="${BENCH_API_PREDICT_CONNECTIONS:-4}"
+http_threads="${BENCH_API_HTTP_THREADS:-8}"
 predict_sequential=10
 out="$repo/bench-results/api"
 timbre="$repo/.build/release/timbre"
@@ -148,7 +150,7 @@ echo "== timbre serve --workers 0" >&2
 t0=$(date +%s.%N)
 server_env=(env)
 [ -z "${BENCH_API_SERVER_BLAS_THREADS:-}" ] || server_env=(env OPENBLAS_NUM_THREADS="$BENCH_API_SERVER_BLAS_THREADS")
-"${server_env[@]}" "$timbre" serve --port 0 --workers 0 --rescan-interval 0 --no-watch --web "$repo/web" > "$out/serve.log" 2>&1 &
+"${server_env[@]}" "$timbre" serve --port 0 --workers 0 --threads "$http_threads" --rescan-interval 0 --no-watch --web "$repo/web" > "$out/serve.log" 2>&1 &
 server_pid=$!
 port=""
 for _ in $(seq 1 3000); do
@@ -247,7 +249,7 @@ import json, os, sys
 count = $count1 - $count0
 json.dump({
     "tracks": $tracks, "real_tracks": $real_tracks, "index_count": $index_count, "model_version": "$model_version",
-    "http_threads": 8, "cpu": """$cpu""", "cores": os.cpu_count(), "blas_core": "BLAS core " + """$blas""", "blas_threads": """$blas_threads""",
+    "http_threads": $http_threads, "cpu": """$cpu""", "cores": os.cpu_count(), "blas_core": "BLAS core " + """$blas""", "blas_threads": """$blas_threads""",
     "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
     "server_openblas_num_threads": os.environ.get("BENCH_API_SERVER_BLAS_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS"),
     "wrk": """$(wrk --version 2>&1 | head -1 | awk '{print $2}')""",
