@@ -5,7 +5,7 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8000
     /// libmicrohttpd's thread pool (each request is answered on one of these).
-    public var threads = 8
+    public var threads = 32
     /// Seconds an idle connection stays open.
     public var connectionTimeout = 30
     public var limits = BodyLimits()

@@ -19,7 +19,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port to listen on (0: any free port, printed).") var port = 8000
     @Option(help: "Tagging threads of the built-in worker (0: leave tagging to `timbre worker` processes).")
     var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    @Option(help: "HTTP threads (requests answered at once).") var threads = 8
+    @Option(help: "HTTP threads: requests answered at once (similarity queries that arrive together share one pass, so more threads also batch better).")
+    var threads = 32
     @Option(name: .customLong("max-upload-mb"), help: "Largest audio upload, in MB.") var maxUploadMB = 200
     @Option(name: .customLong("max-json-kb"), help: "Largest JSON body, in KB.") var maxJSONKB = 1024
     @Option(help: "Seconds between full rescans of every library (0: never).") var rescanInterval: Double = 3600
@@ -44,7 +45,7 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let db = try Database.open(url: database.databaseURL, migrate: true, migrationsDirectory: database.migrations,
-                                   maximumConnections: threads + 4, applicationName: "timbre-serve")
+                                   maximumConnections: min(threads + 4, 24), applicationName: "timbre-serve")
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

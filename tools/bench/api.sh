@@ -23,7 +23,7 @@
 #   predict   POST /api/v1/analysis/predict of a 4-minute MP3 (rendered once by `timbre
 #             demo-corpus`) as audio/mpeg: 10 sequential requests (curl; the median) after one
 #             warm-up, then wrk -c BENCH_API_PREDICT_CONNECTIONS (4) -d BENCH_API_PREDICT_SECONDS (20) s.
-# BENCH_API_HTTP_THREADS=N sets the server's HTTP threads (default 8, as `timbre serve`).
+# BENCH_API_HTTP_THREADS=N sets the server's HTTP threads (default 32, as `timbre serve`).
 # BENCH_API_SERVER_BLAS_THREADS=N runs only the server with OPENBLAS_NUM_THREADS=N (FAISS keeps its own).
 # Uses the built .build/release/timbre (builds nothing). wrk: installed with apt-get if missing.
 # Python (numpy, faiss): $TIMBRE_PYTHON, else tools/.venv-bench-similarity (as scripts/bench similarity).
@@ -38,7 +38,7 @@ connections="${BENCH_API_CONNECTIONS:-64}"
 sequential="${BENCH_API_SEQUENTIAL:-200}"
 predict_seconds="${BENCH_API_PREDICT_SECONDS:-20}"
 predict_connections="${BENCH_API_PREDICT_CONNECTIONS:-4}"
-http_threads="${BENCH_API_HTTP_THREADS:-8}"
+http_threads="${BENCH_API_HTTP_THREADS:-32}"
 predict_sequential=10
 out="$repo/bench-results/api"
 timbre="$repo/.build/release/timbre"
