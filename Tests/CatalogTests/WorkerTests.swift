@@ -320,12 +320,7 @@ final class WorkerTests: XCTestCase {
         var reaped = false
         defer { if !reaped { kill(pid, SIGKILL); _ = try? waitForExit(pid) } }
         let connection = try database.connection()
-        var held = 0
-        for _ in 0..<300 where held == 0 {
-            Thread.sleep(forTimeInterval: 0.1)
-            held = Int(try connection.query("SELECT count(*) FROM jobs WHERE state = 'running'").int(0, 0))
-        }
-        XCTAssertEqual(held, 4, "the binary claimed one batch")
+        XCTAssertEqual(try Self.jobsHeld(by: pid, connection), 4, "the binary claimed one batch")
         let signalled = Date()
         kill(pid, SIGTERM)
         XCTAssertEqual(try waitForExit(pid), 0, "a worker stopped by SIGTERM exits 0")
@@ -358,13 +353,7 @@ final class WorkerTests: XCTestCase {
 
         // Wait until the binary holds a batch, then kill it mid-batch.
         let connection = try database.connection()
-        var held = 0
-        for _ in 0..<300 where held == 0 {
-            Thread.sleep(forTimeInterval: 0.1)
-            held = Int(try connection.query("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1",
-                                            ["%:\(pid):%"]).int(0, 0))
-        }
-        XCTAssertEqual(held, 4, "the binary claimed one batch")
+        XCTAssertEqual(try Self.jobsHeld(by: pid, connection), 4, "the binary claimed one batch")
         kill(pid, SIGKILL)
         _ = try waitForExit(pid)
         reaped = true
@@ -421,6 +410,17 @@ final class WorkerTests: XCTestCase {
             arguments = ["runuser", "-u", String(cString: owner.pointee.pw_name), "--"] + arguments
         }
         XCTAssertEqual(try waitForExit(spawn(["/usr/bin/env"] + arguments)), 0, "pg_ctl restart")
+    }
+
+    /// Waits (up to 30 s) until the worker process `pid` holds a batch; how many jobs it holds.
+    static func jobsHeld(by pid: pid_t, _ connection: PostgresConnection) throws -> Int {
+        var held = 0
+        for _ in 0..<300 where held == 0 {
+            Thread.sleep(forTimeInterval: 0.1)
+            held = Int(try connection.query("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1",
+                                            ["%:\(pid):%"]).int(0, 0))
+        }
+        return held
     }
 
     /// The `timbre` executable built beside this test bundle (same configuration), else any build of it.
