@@ -44,6 +44,11 @@ struct TagCommand: ParsableCommand {
             if !add.isEmpty || !remove.isEmpty {
                 let written = try db.corrections.record(trackID: found.id, userID: who.id, add: add, remove: remove)
                 print("recorded \(written.count) corrections by \(who.name)")
+                // As through the API: enough new corrections queue a retraining for the workers.
+                if let queued = try Retraining.requestIfDue(database: db) {
+                    print("enough new corrections: retraining job \(queued.jobID) is \(queued.created ? "queued" : "already open")"
+                          + " (`timbre retrain --wait` runs it here)")
+                }
             }
             let model = try db.models.active()
             let predicted = try model.map { try db.predictions.probabilities(trackID: found.id, modelID: $0.id) } ?? [:]

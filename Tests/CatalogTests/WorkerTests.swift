@@ -306,6 +306,35 @@ final class WorkerTests: XCTestCase {
         }
     }
 
+    /// `timbre tag` records corrections as the API does (normalised, one row each) and, once
+    /// enough have arrived (50 by default), queues one retraining for the workers.
+    func testTagCommandRecordsCorrectionsAndQueuesARetrainingWhenDue() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let binary = try Self.timbreBinary()
+        try writeLibrary(count: 2, seconds: 1, corrupt: false)
+        let library = try scan(database)
+        let track = try XCTUnwrap(try TrackRepository(pool: database.pool).tracks(libraryID: library.id).first)
+        let url = database.url.replacingOccurrences(of: "///postgres?", with: "///\(database.name)?")
+        let output = NSTemporaryDirectory() + "timbre-tag-\(UUID().uuidString.prefix(8)).txt"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let labels = (1...50).map { "+Label \($0)" }
+        let pid = try spawn([binary.path, "tag", String(track.id)] + labels + ["--database-url", url,
+                             "--migrations", TestDatabase.migrationsDirectory.path], output: output)
+        XCTAssertEqual(try waitForExit(pid), 0)
+        let printed = try String(contentsOfFile: output, encoding: .utf8)
+        XCTAssertTrue(printed.contains("recorded 50 corrections"), printed)
+        XCTAssertTrue(printed.contains("retraining job"), printed)
+        XCTAssertTrue(printed.contains("label-7"), "labels are normalised: \(printed)")
+        let connection = try database.connection()
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM corrections WHERE track_id = $1", [track.id]).int(0, 0), 50)
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM jobs WHERE kind = 'retrain'").int(0, 0), 1)
+        // Below the threshold again: one more correction queues nothing new.
+        XCTAssertEqual(try waitForExit(spawn([binary.path, "tag", String(track.id), "-label-1", "--database-url", url,
+                                              "--migrations", TestDatabase.migrationsDirectory.path], output: output)), 0)
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM jobs WHERE kind = 'retrain'").int(0, 0), 1)
+    }
+
     /// The real binary, sent SIGTERM while it holds a batch: it finishes that batch, claims no
     /// other, and exits 0; nothing is left running, the unclaimed jobs keep all their attempts.
     func testWorkerStopsCleanlyOnSIGTERM() throws {
