@@ -158,4 +158,26 @@ final class JobQueueTests: XCTestCase {
                 """, [library.id, PostgresValue.bytes(SHA256.hash([1]))]).int(0, 0)
         }
     }
+
+    /// One scan of a library at a time; a scan whose server died (its lease ran out without a
+    /// progress report) is failed with a reason instead of blocking the library's scans.
+    func testAScanWhoseLeaseRanOutNoLongerBlocksTheLibrary() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let library = try database.makeLibrary(root: folder.path)
+        let queue = JobQueue(pool: database.pool)
+        let first = try XCTUnwrap(try queue.startScan(libraryID: library.id, owner: "server-a", lease: 1))
+        XCTAssertNil(try queue.startScan(libraryID: library.id, owner: "server-b"), "one scan at a time")
+        try queue.reportProgress(jobID: first, done: 10, total: 10, lease: 1)
+        XCTAssertNil(try queue.startScan(libraryID: library.id, owner: "server-b"), "a live scan renews its lease")
+        Thread.sleep(forTimeInterval: 1.5)
+        let second = try XCTUnwrap(try queue.startScan(libraryID: library.id, owner: "server-b"), "the dead scan no longer blocks")
+        XCTAssertNotEqual(first, second)
+        let dead = try XCTUnwrap(try queue.record(id: first))
+        XCTAssertEqual(dead.state, .failed)
+        XCTAssertTrue(dead.lastError?.contains("lease ran out") == true, dead.lastError ?? "")
+        XCTAssertEqual(try queue.record(id: second)?.state, .running)
+    }
 }

@@ -72,24 +72,35 @@ extension JobQueue {
         }
     }
 
-    /// A scan job, already running under `owner` (the server runs it at once, on its own thread).
-    /// Returns nil when a scan of the library is queued or running already.
-    public func startScan(libraryID: Int64, owner: String) throws -> Int64? {
-        try pool.withConnection(retryingOnConnectionLoss: false) { connection in
+    /// A scan job, already running under `owner` (the server runs it at once, on its own thread),
+    /// leased for `lease` seconds and renewed by every progress report. Returns nil when a scan
+    /// of the library is queued or running already. A running scan whose lease ran out (its
+    /// server was killed) is failed first, so it does not block the library's scans.
+    public func startScan(libraryID: Int64, owner: String, lease: TimeInterval = 300) throws -> Int64? {
+        try pool.withTransaction(retryingOnConnectionLoss: false) { connection in
+            try connection.query("""
+                UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                    last_error = 'the server running this scan stopped before it ended (its lease ran out)'
+                WHERE kind = 'scan' AND library_id = $1 AND state = 'running' AND lease_expires_at < now()
+                """, [libraryID])
             let rows = try connection.query("""
                 INSERT INTO jobs (kind, library_id, state, attempts, lease_owner, lease_expires_at, progress)
-                SELECT 'scan', $1, 'running', 1, $2, now() + interval '1 day', '{"done": 0, "total": 0}'
+                SELECT 'scan', $1, 'running', 1, $2, now() + make_interval(secs => $3), '{"done": 0, "total": 0}'
                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'scan' AND library_id = $1 AND state IN ('queued', 'running'))
                 RETURNING id
-                """, [libraryID, owner])
+                """, [libraryID, owner, lease])
             return rows.rowCount == 0 ? nil : try rows.int(0, 0)
         }
     }
 
-    public func reportProgress(jobID: Int64, done: Int, total: Int) throws {
+    /// Records a scan's progress and renews its lease by `lease` seconds.
+    public func reportProgress(jobID: Int64, done: Int, total: Int, lease: TimeInterval = 300) throws {
         try pool.withConnection {
-            try $0.query("UPDATE jobs SET progress = jsonb_build_object('done', $2::bigint, 'total', $3::bigint), updated_at = now() WHERE id = $1",
-                         [jobID, Int64(done), Int64(total)])
+            try $0.query("""
+                UPDATE jobs SET progress = jsonb_build_object('done', $2::bigint, 'total', $3::bigint), updated_at = now(),
+                    lease_expires_at = now() + make_interval(secs => $4)
+                WHERE id = $1 AND state = 'running'
+                """, [jobID, Int64(done), Int64(total), lease])
         }
     }
 
