@@ -1,0 +1,43 @@
+import ArgumentParser
+import Catalog
+import Foundation
+
+/// Where the catalog lives; shared by every command that opens it.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"),
+            help: "libpq URL of the PostgreSQL database (default: $TIMBRE_DATABASE_URL, else the embedded cluster in $TIMBRE_HOME).")
+    var databaseURL: String?
+
+    @Option(help: "Folder of numbered SQL migrations (default: $TIMBRE_MIGRATIONS, else found beside the executable or the working directory).")
+    var migrations: String?
+
+    /// Opens the catalog (starting the embedded cluster if needed), runs `body`, and closes it,
+    /// also on Ctrl-C or SIGTERM so that an embedded server this process started is stopped.
+    /// With `stopping`, the first signal only sets it (the body winds down and returns: a worker
+    /// finishes its batch) and a second one exits at once.
+    func withDatabase<T>(migrate: Bool = true, stopping: StopFlag? = nil, _ body: (Database) throws -> T) throws -> T {
+        let database = try Database.open(url: databaseURL, migrate: migrate, migrationsDirectory: migrations)
+        let numbers: [Int32] = [SIGINT, SIGTERM]
+        let signals = numbers.map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if let stopping, !stopping.isSet {
+                    FileHandle.standardError.write(Data("\nstopping after the current batch (again to stop at once)\n".utf8))
+                    stopping.set()
+                    return
+                }
+                FileHandle.standardError.write(Data("\ninterrupted; closing the catalog\n".utf8))
+                database.close()
+                Foundation.exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
+        defer {
+            signals.forEach { $0.cancel() }
+            database.close()
+        }
+        return try body(database)
+    }
+}
