@@ -6,7 +6,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Manage the catalog database.",
-        subcommands: [Migrate.self, Status.self, Start.self, Stop.self]
+        subcommands: [Migrate.self, Status.self, Start.self, Stop.self, Backup.self, Restore.self]
     )
 
     struct Migrate: ParsableCommand {
