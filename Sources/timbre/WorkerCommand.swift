@@ -53,40 +53,138 @@ struct TaggingOptions: ParsableArguments {
     }
 }
 
+/// Remote inference for `timbre worker`: another Timbre server tags the files when the active
+/// model's file is not on this machine (or always, with `--inference remote`).
+struct RemoteInferenceOptions: ParsableArguments {
+    @Option(name: .customLong("remote-url"),
+            help: "A Timbre server (http://host:port) whose POST /api/v1/analysis/predict tags for this worker when the active model's file is not here (default: $TIMBRE_INFERENCE_REMOTE_URL).")
+    var remoteURL: String?
+
+    @Option(name: .customLong("remote-key"), help: "An API key of a user on that server (default: $TIMBRE_INFERENCE_REMOTE_KEY).")
+    var remoteKey: String?
+
+    @Option(help: "Where the network runs: auto (this machine when the active model's file is here, else --remote-url), local or remote (default: $TIMBRE_INFERENCE, else auto).")
+    var inference: String?
+
+    @Option(name: .customLong("remote-timeout"), help: "Seconds one request to the server may take, from connecting to the last byte of the answer.")
+    var remoteTimeout: Double = 60
+
+    @Option(name: .customLong("remote-connect-timeout"), help: "Seconds to connect to the server.")
+    var remoteConnectTimeout: Double = 5
+
+    @Option(name: .customLong("remote-retries"), help: "Retries of a request after a connection error, a timeout, a 5xx or a 429 (exponential back-off with jitter).")
+    var remoteRetries = 2
+
+    @Option(name: .customLong("remote-cool-down"), help: "Seconds without sending after 5 failed attempts in a row (the circuit breaker) or a batch handed back, before one probe.")
+    var remoteCoolDown: Double = 30
+
+    @Option(name: .customLong("remote-concurrency"), help: "Files in flight to the server at once.")
+    var remoteConcurrency = 2
+
+    /// Fills `options.remote` and `options.inference` from the flags and the environment.
+    func apply(to options: inout WorkerOptions) throws {
+        let environment = ProcessInfo.processInfo.environment
+        func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+        let modeText = nonEmpty(inference) ?? nonEmpty(environment["TIMBRE_INFERENCE"]) ?? "auto"
+        guard let mode = InferenceMode(rawValue: modeText.lowercased()) else {
+            throw ValidationError("--inference must be auto, local or remote, not \(modeText)")
+        }
+        options.inference = mode
+        guard remoteTimeout > 0, remoteConnectTimeout > 0, remoteRetries >= 0, remoteCoolDown >= 0, remoteConcurrency >= 1 else {
+            throw ValidationError("--remote-timeout and --remote-connect-timeout must be > 0, --remote-retries and --remote-cool-down ≥ 0, --remote-concurrency ≥ 1")
+        }
+        options.remoteConcurrency = remoteConcurrency
+        guard let url = nonEmpty(remoteURL) ?? nonEmpty(environment["TIMBRE_INFERENCE_REMOTE_URL"]) else {
+            if mode == .remote { throw ValidationError("--inference remote needs --remote-url (or $TIMBRE_INFERENCE_REMOTE_URL)") }
+            return
+        }
+        guard mode != .local else { return }
+        var settings = RemoteInferenceSettings(server: url, apiKey: nonEmpty(remoteKey) ?? nonEmpty(environment["TIMBRE_INFERENCE_REMOTE_KEY"]))
+        settings.timeout = remoteTimeout
+        settings.connectTimeout = remoteConnectTimeout
+        settings.retries = remoteRetries
+        settings.coolDown = remoteCoolDown
+        do { _ = try ServerAddress(url) } catch { throw ValidationError("\(error)") }
+        options.remote = settings
+    }
+}
+
 /// `timbre worker`: runs tagging jobs until stopped (or, with --drain, until the queue is empty).
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Tag queued tracks with the active model; run any number, on any machines sharing the database."
+        abstract: "Tag queued tracks with the active model; run any number, on any machines sharing the database.",
+        discussion: """
+            Where the active model's file is not on this machine, --remote-url sends each file to \
+            another Timbre server's POST /api/v1/analysis/predict instead; while that server cannot \
+            be used, jobs are handed back to the queue without spending an attempt.
+            """
     )
 
     @OptionGroup var tagging: TaggingOptions
+    @OptionGroup var remote: RemoteInferenceOptions
     @Flag(help: "Exit once no tagging job is queued or running.") var drain = false
     @Option(help: "Write what this worker did (counts, seconds, time per stage) to this JSON file when it stops.")
     var stats: String?
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        let options = try tagging.workerOptions()
+        var options = try tagging.workerOptions()
+        try remote.apply(to: &options)
         let stopping = StopFlag()
         try database.withDatabase(stopping: stopping) { db in
-            let model = try tagging.loadModel(db)
-            let worker = try Worker(pool: db.pool, model: model, options: options)
+            guard let worker = try makeWorker(db, options: options, stopping: stopping) else { return }
             // SIGTERM (a scale-down, a rollout) ends the run after the current batch, and what is
             // still leased to this worker goes back to the queue without spending an attempt.
             defer { _ = try? db.jobs.release(owner: options.owner) }
-            print("worker \(options.owner): model \(model.version.version), \(options.concurrency) decode threads, "
-                  + "batches of \(options.batchSize), lease \(options.lease) s")
+            print("worker \(options.owner): model \(worker.model.version.version), inference \(worker.model.path), "
+                  + "\(options.concurrency) decode threads, batches of \(options.batchSize), lease \(options.lease) s")
+            if case .remote = worker.model.path, options.runsRetraining {
+                print("retraining jobs are left to workers that have the model files")
+            }
+            fflush(nil)
             let started = Date()
             let done = try worker.run(drain: drain, shouldStop: { stopping.isSet }, progress: { progress in
                 let rate = Double(progress.tagged + progress.failed) / max(Date().timeIntervalSince(started), 1e-3)
-                FileHandle.standardError.write(Data("tagged \(progress.tagged), failed \(progress.failed) (\(String(format: "%.1f", rate)) tracks/s)\n".utf8))
+                var line = "tagged \(progress.tagged), failed \(progress.failed) (\(String(format: "%.1f", rate)) tracks/s)"
+                if progress.taggedRemotely > 0 || progress.handedBack > 0 {
+                    line += "; \(progress.taggedRemotely) tagged remotely, \(progress.handedBack) handed back"
+                }
+                FileHandle.standardError.write(Data((line + "\n").utf8))
             })
             let seconds = Date().timeIntervalSince(started)
-            print("done: \(done.tagged) tagged, \(done.failed) failed, \(done.skipped) skipped in \(done.batches) batches, "
-                  + String(format: "%.1f s", seconds))
+            var summary = "done: \(done.tagged) tagged, \(done.failed) failed, \(done.skipped) skipped in \(done.batches) batches, "
+                + String(format: "%.1f s", seconds)
+            if done.taggedRemotely > 0 || done.handedBack > 0 || worker.remote != nil {
+                summary += "; \(done.taggedRemotely) tagged through \(worker.remote?.server.description ?? "the remote server"), "
+                    + "\(done.handedBack) jobs handed back while it could not be used"
+            }
+            print(summary)
             print(timeSplit(done.timings))
-            if let stats { try WorkerStats(progress: done, seconds: seconds, concurrency: options.concurrency).write(to: stats) }
+            if let stats {
+                try WorkerStats(progress: done, seconds: seconds, concurrency: options.concurrency, inference: worker.model.path).write(to: stats)
+            }
+        }
+    }
+
+    /// The worker for the catalog's active model (registering the default model file on a fresh
+    /// catalog). With a remote server and no model anywhere yet, waits for one to be activated
+    /// (the server registers its default on its first tagging); nil when stopped meanwhile.
+    private func makeWorker(_ db: Database, options: WorkerOptions, stopping: StopFlag) throws -> Worker? {
+        var said = false
+        while true {
+            if let active = try db.models.active() { return try Worker(pool: db.pool, activeModel: active, options: options) }
+            let (path, _) = tagging.defaultModel
+            if path != nil || options.remote == nil {
+                return try Worker(pool: db.pool, model: try tagging.loadModel(db), options: options)
+            }
+            if !said {
+                print("the catalog has no active model yet and there is no model file here; waiting for one to be activated "
+                      + "(the server at \(options.remote!.server) registers its model when it first tags)")
+                fflush(nil)
+                said = true
+            }
+            if stopping.wait(seconds: 2) { return nil }
         }
     }
 }
@@ -140,12 +238,30 @@ struct WorkerStats: Codable {
     var seconds: Double
     var concurrency: Int
     var timings: WorkerTimings
+    /// "local" or "remote": where the network ran (the last model's path).
+    var inference: String
+    /// The model file (local) or the server (remote).
+    var inferenceSource: String
+    var taggedRemotely: Int
+    var handedBack: Int
 
-    init(progress: WorkerProgress, seconds: Double, concurrency: Int) {
+    enum CodingKeys: String, CodingKey {
+        case tagged, failed, skipped, batches, seconds, concurrency, timings, inference
+        case inferenceSource = "inference_source", taggedRemotely = "tagged_remotely", handedBack = "handed_back"
+    }
+
+    init(progress: WorkerProgress, seconds: Double, concurrency: Int, inference: InferencePath? = nil) {
         tagged = progress.tagged; failed = progress.failed; skipped = progress.skipped; batches = progress.batches
         self.seconds = seconds
         self.concurrency = concurrency
         timings = progress.timings
+        switch inference {
+        case let .remote(server): self.inference = "remote"; inferenceSource = server
+        case let .local(file): self.inference = "local"; inferenceSource = file
+        case nil: self.inference = "local"; inferenceSource = ""
+        }
+        taggedRemotely = progress.taggedRemotely
+        handedBack = progress.handedBack
     }
 
     func write(to path: String) throws {

@@ -26,8 +26,46 @@ public struct WorkerOptions: Sendable {
     public var dataDirectory = TimbreHome.directory()
     /// Names this worker in `jobs.lease_owner`.
     public var owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    /// Another Timbre server whose `POST /api/v1/analysis/predict` tags for this worker, when
+    /// `inference` says so (the active model's file is not on this machine, or always).
+    public var remote: RemoteInferenceSettings?
+    /// Where the network runs.
+    public var inference = InferenceMode.auto
+    /// Tracks in flight to `remote` at once.
+    public var remoteConcurrency = 2
 
     public init() {}
+}
+
+/// Where a worker runs the network.
+public enum InferenceMode: String, Sendable, CaseIterable {
+    /// Locally when the active model's file loads here; else through `WorkerOptions.remote`, if set.
+    case auto
+    /// Always the local model file (an error when it is missing, as without a remote server).
+    case local
+    /// Always through `WorkerOptions.remote`, even where the file is here.
+    case remote
+}
+
+/// What produced a worker's results.
+public enum InferencePath: Sendable, Equatable, CustomStringConvertible {
+    /// This machine ran the model file at this path.
+    case local(modelFile: String)
+    /// This server ran it (`http://host:port`).
+    case remote(server: String)
+
+    public var description: String {
+        switch self {
+        case let .local(file): return "local (\(file))"
+        case let .remote(server): return "remote (\(server))"
+        }
+    }
+}
+
+/// The model a worker tags with: its catalog row and where it runs.
+public struct WorkerModel: Sendable, Equatable {
+    public let version: ModelVersion
+    public let path: InferencePath
 }
 
 /// What a worker has done so far.
@@ -44,6 +82,11 @@ public struct WorkerProgress: Sendable, Equatable {
     public var lostLeases = 0
     /// Retraining jobs run (promoted, rejected or failed).
     public var retrainings = 0
+    /// Of `tagged`, the tracks a remote server tagged (`WorkerOptions.remote`).
+    public var taggedRemotely = 0
+    /// Jobs given back to the queue, their attempt not spent, because the remote server could not
+    /// be used (down, circuit open, another model version): they run again later.
+    public var handedBack = 0
     /// Where the time went.
     public var timings = WorkerTimings()
     public init() {}
@@ -52,6 +95,7 @@ public struct WorkerProgress: Sendable, Equatable {
         batches += other.batches; tagged += other.tagged; failed += other.failed; skipped += other.skipped
         requeued += other.requeued; lostLeases += other.lostLeases
         retrainings += other.retrainings
+        taggedRemotely += other.taggedRemotely; handedBack += other.handedBack
         timings.add(other.timings)
     }
 }
@@ -101,24 +145,92 @@ public struct WorkerTimings: Sendable, Equatable, Codable {
 /// changed (a retraining promoted one, or a rollback), so queued re-tag jobs run on the new
 /// version; a batch that finished on a model retired meanwhile queues its tracks again. With
 /// `runsRetraining`, an open retraining job is claimed first and run here (`Retrainer`).
+///
+/// Remote inference (`WorkerOptions.remote`): where the active model's file is not on this
+/// machine (or `inference` is `.remote`), each claimed file is sent to another Timbre server's
+/// predict endpoint instead (see `Worker+Remote.swift`); the answer must come from the catalog's
+/// active model version, and is stored exactly as a local result. While that server cannot be
+/// used the batch's unfinished jobs are handed back without spending an attempt and no batch is
+/// claimed until the circuit breaker lets a probe through; no track fails for it.
 public final class Worker {
     public let pool: ConnectionPool
-    public private(set) var model: LoadedModel
     public let options: WorkerOptions
-    private var inference: BatchInference
-    private let logger: Logger
-    private var queue: JobQueue { JobQueue(pool: pool) }
+    /// The client for `options.remote` (nil without one).
+    public let remote: RemoteInferenceClient?
+    /// The model this worker tags with, and where it runs.
+    public var model: WorkerModel { engine.model }
+    var engine: Engine
+    let logger: Logger
+    var queue: JobQueue { JobQueue(pool: pool) }
+    /// While set (monotonic seconds), no batch is claimed: the remote server is given time.
+    var remotePausedUntil: Double?
+    /// The remote server failed the last batch (to say once when it answers again).
+    var remoteFailing = false
 
-    public init(pool: ConnectionPool, model: LoadedModel, options: WorkerOptions = WorkerOptions(),
-                logger: Logger = Logger(label: "timbre.worker")) throws {
-        guard options.lease > 0, options.batchSize > 0 else {
-            throw CatalogError.invalidArgument("the lease and the batch size must be positive")
+    enum Engine {
+        case local(LoadedModel, BatchInference)
+        case remote(ModelVersion, RemoteInferenceClient)
+
+        var model: WorkerModel {
+            switch self {
+            case let .local(loaded, _): return WorkerModel(version: loaded.version, path: .local(modelFile: loaded.version.filePath))
+            case let .remote(version, client): return WorkerModel(version: version, path: .remote(server: client.server.description))
+            }
+        }
+    }
+
+    /// A worker tagging with `model`'s loaded file (through `options.remote` instead when
+    /// `options.inference` is `.remote`). `remote` replaces the client `options.remote` would make.
+    public convenience init(pool: ConnectionPool, model: LoadedModel, options: WorkerOptions = WorkerOptions(),
+                            logger: Logger = Logger(label: "timbre.worker"), remote: RemoteInferenceClient? = nil) throws {
+        try self.init(pool: pool, options: options, logger: logger, remote: remote) { client in
+            if options.inference == .remote, let client { return .remote(model.version, client) }
+            return .local(model, try BatchInference(bundle: model.bundle, config: options.prediction))
+        }
+    }
+
+    /// A worker for the catalog's model row `version`: its file is loaded when it is here (and
+    /// `options.inference` allows); otherwise it tags through `options.remote` (or `remote`).
+    public convenience init(pool: ConnectionPool, activeModel version: ModelVersion, options: WorkerOptions = WorkerOptions(),
+                            logger: Logger = Logger(label: "timbre.worker"), remote: RemoteInferenceClient? = nil) throws {
+        try self.init(pool: pool, options: options, logger: logger, remote: remote) { client in
+            try Self.engine(for: version, options: options, client: client, logger: logger)
+        }
+    }
+
+    private init(pool: ConnectionPool, options: WorkerOptions, logger: Logger, remote: RemoteInferenceClient?,
+                 engine make: (RemoteInferenceClient?) throws -> Engine) throws {
+        guard options.lease > 0, options.batchSize > 0, options.remoteConcurrency > 0 else {
+            throw CatalogError.invalidArgument("the lease, the batch size and the remote concurrency must be positive")
+        }
+        let client = try remote ?? options.remote.map { try RemoteInferenceClient(settings: $0) }
+        if options.inference == .remote, client == nil {
+            throw CatalogError.invalidArgument("remote inference needs a server: give --remote-url (or $TIMBRE_INFERENCE_REMOTE_URL)")
         }
         self.pool = pool
-        self.model = model
         self.options = options
         self.logger = logger
-        inference = try BatchInference(bundle: model.bundle, config: options.prediction)
+        self.remote = client
+        engine = try make(client)
+    }
+
+    /// Where `version` runs under `options`: its file here, or `client`'s server.
+    static func engine(for version: ModelVersion, options: WorkerOptions, client: RemoteInferenceClient?, logger: Logger) throws -> Engine {
+        if options.inference == .remote, let client { return .remote(version, client) }
+        do {
+            let loaded = try ActiveModel.open(version)
+            return .local(loaded, try BatchInference(bundle: loaded.bundle, config: options.prediction))
+        } catch let error as ActiveModelError {
+            guard options.inference == .auto, case .unreadable = error, let client else { throw error }
+            logger.notice("model \(version.version): its file \(version.filePath) cannot be loaded here; tagging through \(client.server)")
+            return .remote(version, client)
+        }
+    }
+
+    /// Whether this worker runs retraining jobs: only where the model files are.
+    var retrains: Bool {
+        guard options.runsRetraining, case .local = engine else { return false }
+        return true
     }
 
     /// Runs batches until `shouldStop` says so or, with `drain`, until no tagging job is queued
@@ -143,7 +255,7 @@ public final class Worker {
                     continue
                 }
                 if drain, try queue.openCount(kind: JobKind.tag) == 0,
-                   try !options.runsRetraining || queue.openCount(kind: JobKind.retrain) == 0 { break }
+                   try !retrains || queue.openCount(kind: JobKind.retrain) == 0 { break }
             } catch let error as CatalogError where error.isTransient {
                 let since = unreachableSince ?? Date()
                 unreachableSince = since
@@ -155,18 +267,18 @@ public final class Worker {
         return total
     }
 
-    /// Loads the catalog's active model if it is not the one this worker tags with.
+    /// Follows the catalog's active model when it is not the one this worker tags with.
     private func followActiveModel() throws {
         guard let active = try ModelRepository(pool: pool).active(), active.id != model.version.id else { return }
-        let loaded = try ActiveModel.open(active)
-        inference = try BatchInference(bundle: loaded.bundle, config: options.prediction)
-        model = loaded
-        logger.notice("now tagging with model \(active.version)")
+        engine = try Self.engine(for: active, options: options, client: remote, logger: logger)
+        remotePausedUntil = nil
+        logger.notice("now tagging with model \(active.version), \(model.path)")
     }
 
-    /// Claims the open retraining job, if any, and runs it; false when there was none.
+    /// Claims the open retraining job, if any, and runs it; false when there was none (or this
+    /// worker tags remotely: retraining needs the model files, so it is left to workers that have them).
     public func runRetraining() throws -> Bool {
-        guard options.runsRetraining else { return false }
+        guard retrains else { return false }
         let logger = self.logger
         return try Retraining.runNext(database: Database(pool: pool), dataDirectory: options.dataDirectory, owner: options.owner,
                                       lease: options.lease, concurrency: options.concurrency, logger: logger) {
@@ -174,10 +286,25 @@ public final class Worker {
         } != nil
     }
 
-    /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim.
+    /// A claimed job's file.
+    struct WorkItem: Sendable {
+        let job: Job
+        let trackID: Int64
+        let path: String
+        let root: String
+        /// Seconds, from the catalog (for the remote path's audio count).
+        let duration: Double?
+    }
+
+    /// Claims and runs one batch; `batches` is 0 when the queue had nothing to claim (or the
+    /// remote server is being given time).
     public func runBatch() throws -> WorkerProgress {
         try followActiveModel()
         var done = WorkerProgress()
+        if let until = remotePausedUntil {
+            guard monotonicSeconds() >= until else { return done }
+            remotePausedUntil = nil
+        }
         var mark = monotonicSeconds()
         /// Seconds since the last call.
         func lap() -> Double {
@@ -195,7 +322,7 @@ public final class Worker {
 
         // Where each job's file is; jobs whose track is gone have nothing to do.
         let tracks = TrackRepository(pool: pool)
-        var work: [(job: Job, trackID: Int64, path: String, root: String)] = []
+        var work: [WorkItem] = []
         var startedFrom: [Int64: [UInt8]] = [:]  // job id → the content hash of the file the job reads
         var outcomes: [Int64: Outcome] = [:]
         for job in jobs {
@@ -204,12 +331,56 @@ public final class Worker {
                 outcomes[job.id] = .skipped
                 continue
             }
-            work.append((job, trackID, location.absolutePath, location.libraryRoot))
+            work.append(WorkItem(job: job, trackID: trackID, path: location.absolutePath, root: location.libraryRoot,
+                                 duration: location.track.metadata.durationSeconds))
             startedFrom[job.id] = location.track.contentHash
         }
-
         done.timings.claim = max(0, lap() - options.holdAfterClaim)
-        let features = computeFeatures(files: work.map { ($0.path, $0.root) })
+
+        var stop: RemoteStop?
+        switch engine {
+        case let .local(loaded, inference):
+            tagLocally(work, model: loaded, inference: inference, outcomes: &outcomes, done: &done, lap: lap)
+        case let .remote(version, client):
+            let result = tagRemotely(work, version: version, client: client)
+            outcomes.merge(result.outcomes) { old, _ in old }
+            stop = result.stop
+            done.timings.audio += result.audio
+            done.timings.model = lap()
+        }
+
+        if options.holdBeforeStore > 0 { Thread.sleep(forTimeInterval: options.holdBeforeStore) }
+        let written = try write(outcomes, startedFrom: startedFrom)
+        done.timings.store = max(0, lap() - options.holdBeforeStore)
+        let remotely: Bool
+        if case .remote = engine { remotely = true } else { remotely = false }
+        for (jobID, outcome) in outcomes {
+            if written.lost.contains(jobID) { done.lostLeases += 1; continue }
+            if written.requeued.contains(jobID) { done.requeued += 1; continue }
+            switch outcome {
+            case .tagged:
+                done.tagged += 1
+                if remotely { done.taggedRemotely += 1 }
+            case .failed: done.failed += 1
+            case .skipped: done.skipped += 1
+            }
+        }
+        if !written.lost.isEmpty {
+            logger.warning("\(written.lost.count) jobs were claimed by another worker after their lease ran out; their results were not written")
+        }
+        if !written.requeued.isEmpty {
+            logger.info("\(written.requeued.count) files changed while being tagged; queued again")
+        }
+        if case let .remote(version, client) = engine {
+            try finishRemoteBatch(stop: stop, version: version, client: client, done: &done)
+        }
+        return done
+    }
+
+    /// The local path: decode and chunk on `concurrency` threads, one network over the batch.
+    private func tagLocally(_ work: [WorkItem], model: LoadedModel, inference: BatchInference,
+                            outcomes: inout [Int64: Outcome], done: inout WorkerProgress, lap: () -> Double) {
+        let features = computeFeatures(files: work.map { ($0.path, $0.root) }, inference: inference)
         done.timings.frontEnd = lap()
         var ready: [(index: Int, chunks: TrackChunks)] = []
         for (index, result) in features.enumerated() {
@@ -239,26 +410,6 @@ public final class Worker {
             for item in ready { outcomes[work[item.index].job.id] = .failed(trackID: work[item.index].trackID, error: "model error: \(error)") }
         }
         done.timings.model = lap()
-
-        if options.holdBeforeStore > 0 { Thread.sleep(forTimeInterval: options.holdBeforeStore) }
-        let written = try write(outcomes, startedFrom: startedFrom)
-        done.timings.store = max(0, lap() - options.holdBeforeStore)
-        for (jobID, outcome) in outcomes {
-            if written.lost.contains(jobID) { done.lostLeases += 1; continue }
-            if written.requeued.contains(jobID) { done.requeued += 1; continue }
-            switch outcome {
-            case .tagged: done.tagged += 1
-            case .failed: done.failed += 1
-            case .skipped: done.skipped += 1
-            }
-        }
-        if !written.lost.isEmpty {
-            logger.warning("\(written.lost.count) jobs were claimed by another worker after their lease ran out; their results were not written")
-        }
-        if !written.requeued.isEmpty {
-            logger.info("\(written.requeued.count) files changed while being tagged; queued again")
-        }
-        return done
     }
 
     enum Outcome {
@@ -277,9 +428,8 @@ public final class Worker {
 
     /// Decodes and chunks the files on `concurrency` threads, each taking the next file; each
     /// file is opened confined to its library root.
-    private func computeFeatures(files: [(path: String, root: String)]) -> [Result<TrackChunks, any Error>] {
+    private func computeFeatures(files: [(path: String, root: String)], inference: BatchInference) -> [Result<TrackChunks, any Error>] {
         let slots = ResultSlots(count: files.count)
-        let inference = self.inference
         let threads = min(options.concurrency, files.count)
         guard threads > 0 else { return [] }
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
