@@ -111,6 +111,11 @@ struct ModelShowCommand: ParsableCommand {
             for epoch in report.history {
                 print("  epoch \(epoch.epoch): validation loss \(f(epoch.valLoss))" + (epoch.trainLoss.map { ", train \(f($0))" } ?? ""))
             }
+            if let refit = report.refit {
+                print("refit on all \(refit.tracks) tracks for \(refit.epochs) epochs: "
+                      + String(format: "%.1f%% of held-out replay decisions changed; ", 100 * refit.replayDisagreement)
+                      + (refit.promoted ? "it is the promoted model" : "kept the gated candidate instead"))
+            }
             print(String(format: "retagged: %d jobs queued; %.1f s", report.retagJobs, report.seconds))
         }
     }

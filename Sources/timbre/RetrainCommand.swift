@@ -17,7 +17,7 @@ struct RetrainCommand: ParsableCommand {
 
     @Flag(help: "Wait for the outcome (running the job here when no worker holds it).") var wait = false
     @Flag(help: "Print JSON (the job; with --wait, the outcome and report).") var json = false
-    @Option(help: "Retraining configuration (JSON, snake_case keys as in the README); the options below override it.")
+    @Option(help: "Retraining configuration (YAML or JSON, snake_case keys as in the README); the options below override it.")
     var config: String?
     @Option(help: "Most epochs of fine-tuning.") var epochs: Int?
     @Option(help: "Fine-tuning learning rate.") var learningRate: Float?
@@ -33,9 +33,10 @@ struct RetrainCommand: ParsableCommand {
         var result = RetrainingConfig()
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read \(config)") }
-            do { result = try JSONDecoder().decode(RetrainingConfig.self, from: data) } catch {
-                throw ValidationError("\(config) is not a retraining configuration: \(error)")
-            }
+            // YAML (JSON is YAML too), layered over the defaults: unknown keys are errors.
+            do {
+                result = try ConfigLayering.load(yaml: String(decoding: data, as: UTF8.self), over: result, source: config)
+            } catch { throw ValidationError(error.description) }
         }
         if let epochs { result.fineTune.epochs = epochs }
         if let learningRate { result.fineTune.learningRate = learningRate }
@@ -78,6 +79,7 @@ struct RetrainCommand: ParsableCommand {
         }
         return "retraining job \(status.jobID): model \(model.version) \(model.state.rawValue) (parent \(report.parent))\n"
             + "  \(report.reason)\n"
+            + (report.refit.map { "  refit on all \($0.tracks) tracks for \($0.epochs) epochs" + ($0.promoted ? " (promoted)" : " (not kept)") + "\n" } ?? "")
             + "  \(report.counts.correctedTracks) corrected tracks, \(report.counts.corrections) corrections"
             + (report.newLabels.isEmpty ? "" : ", new labels: \(report.newLabels.joined(separator: ", "))")
             + String(format: ", %.1f s", report.seconds)

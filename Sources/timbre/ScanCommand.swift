@@ -10,6 +10,8 @@ struct ScanCommand: ParsableCommand {
 
     @Argument(help: "A library id or a path inside a library (default: every library).") var library: String?
     @Flag(help: "Only index and queue; leave tagging to `timbre worker`.") var noTag = false
+    @Flag(help: "Let this scan mark most of a library (or all of it, from an empty folder) gone; without it such a scan marks nothing gone.")
+    var allowMassRemoval = false
     @OptionGroup var tagging: TaggingOptions
     @OptionGroup var database: DatabaseOptions
 
@@ -29,16 +31,25 @@ struct ScanCommand: ParsableCommand {
                 if libraries.isEmpty { throw ValidationError("no libraries yet; add one with `timbre library add PATH`") }
             }
             let crawler = Crawler(pool: db.pool, metadataReader: FileTagReader.read)
+            crawler.allowMassRemoval = allowMassRemoval
+            var refused: [String] = []
             for library in libraries {
                 let progress = ScanProgressLine(root: library.rootPath)
                 let started = Date()
-                let report = try crawler.scan(library: library) { progress.show($0) }
+                let report: ScanReport
+                do { report = try crawler.scan(library: library) { progress.show($0) } } catch CatalogError.invalidArgument(let why) {
+                    // A refused mass removal: the other libraries are still scanned.
+                    progress.finish()
+                    FileHandle.standardError.write(Data("error: \(printable(why))\n".utf8))
+                    refused.append(library.rootPath)
+                    continue
+                }
                 progress.finish()
                 let seconds = Date().timeIntervalSince(started)
-                print("\(library.rootPath): \(report.filesSeen) files in \(String(format: "%.1f", seconds)) s: "
+                print("\(printable(library.rootPath)): \(report.filesSeen) files in \(String(format: "%.1f", seconds)) s: "
                       + "\(report.added) new, \(report.changed) changed, \(report.moved) moved, \(report.gone) gone, "
                       + "\(report.unchanged + report.retouched) unchanged; \(report.jobsQueued) tagging jobs queued")
-                for entry in report.skipped.prefix(20) { print("  skipped \(entry.relativePath): \(entry.message)") }
+                for entry in report.skipped.prefix(20) { print("  skipped \(printable(entry.relativePath)): \(printable(entry.message))") }
                 if report.skipped.count > 20 { print("  … and \(report.skipped.count - 20) more skipped") }
             }
             if noTag {
@@ -46,6 +57,9 @@ struct ScanCommand: ParsableCommand {
                 print("\(queued) tracks are waiting to be tagged")
             } else {
                 try tagQueuedTracks(db, tagging: tagging)
+            }
+            if !refused.isEmpty {
+                throw CommandFailure("not scanned to the end: \(refused.map(printable).joined(separator: ", ")) (see above)")
             }
         }
     }

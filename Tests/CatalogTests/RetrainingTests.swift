@@ -132,6 +132,13 @@ final class RetrainingTests: XCTestCase {
         XCTAssertEqual(report.counts.correctedTracks, 2 * corrected.count)
         XCTAssertGreaterThan(report.gate.wins, report.gate.losses)
         XCTAssertLessThanOrEqual(report.gate.pValue, 0.05)
+        // The promoted model is the refit on every corrected track, as long as the candidate's best epoch.
+        let refit = try XCTUnwrap(report.refit, "a promotion refits on all corrections")
+        XCTAssertEqual(refit.tracks, report.counts.trainCorrected + report.counts.validationCorrected + report.counts.gateCorrected
+                       + report.counts.trainReplay + report.counts.validationReplay)
+        XCTAssertEqual(refit.epochs, report.bestEpoch)
+        XCTAssertTrue(refit.promoted, "the refit passed the replay check")
+        XCTAssertLessThanOrEqual(refit.replayDisagreement, Self.config().maxReplayDisagreement)
         XCTAssertEqual(try db.models.active()?.id, model.id)
         XCTAssertEqual(worker.model.version.id, model.id, "the worker follows the promoted model")
 
@@ -212,6 +219,7 @@ final class RetrainingTests: XCTestCase {
         let report = try XCTUnwrap(status.report)
         XCTAssertEqual(report.outcome, .rejected, report.reason)
         XCTAssertTrue(report.reason.hasPrefix("rejected"), report.reason)
+        XCTAssertNil(report.refit, "no refit for a rejected candidate")
         XCTAssertEqual(status.model?.state, .rejected)
         XCTAssertEqual(try db.models.active()?.id, old.id)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: old.filePath)), oldBytes)
@@ -243,6 +251,68 @@ final class RetrainingTests: XCTestCase {
         let next = try Retraining.request(database: db)
         XCTAssertTrue(next.created)
         XCTAssertNotEqual(next.jobID, all[0].jobID)
+    }
+
+    /// The real binary, `timbre retrain --wait`, killed with SIGKILL in the middle of
+    /// fine-tuning: the active model, its row and its file are untouched, nothing half-written
+    /// is left for a model, no correction is marked consumed; once the lease has run out the
+    /// job is run again (here, in-process) and finishes with a report.
+    func testKillDuringRetrainingLeavesTheActiveModelIntact() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let (db, library, tracks, _) = try taggedLibrary(database)
+        let old = try XCTUnwrap(try db.models.active())
+        let oldBytes = try XCTUnwrap(FileManager.default.contents(atPath: old.filePath))
+        for i in 0..<8 {
+            try db.corrections.record(trackID: tracks[name("high", i)]!, userID: library.ownerID, add: ["rock"], remove: [])
+            try db.corrections.record(trackID: tracks[name("low", i)]!, userID: library.ownerID, add: [], remove: ["rock"])
+        }
+        // Long enough that the kill lands in fine-tuning.
+        var config = Self.config()
+        config.fineTune.epochs = 2000
+        config.fineTune.patience = 2000
+        let request = try Retraining.request(database: db, config: config)
+        let url = database.url.replacingOccurrences(of: "///postgres?", with: "///\(database.name)?")
+        let errors = scratch.appendingPathComponent("retrain.log").path
+        let pid = try spawn([try WorkerTests.timbreBinary().path, "retrain", "--wait", "--database-url", url,
+                             "--migrations", TestDatabase.migrationsDirectory.path, "--data-dir", scratch.path],
+                            errors: errors)
+        var reaped = false
+        defer { if !reaped { kill(pid, SIGKILL); _ = try? waitForExit(pid) } }
+        let deadline = Date().addingTimeInterval(60)
+        var log = ""
+        while !log.contains("epoch 3:"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        }
+        XCTAssertTrue(log.contains("epoch 3:"), "fine-tuning started in the child:\n\(log)")
+        let connection = try database.connection()
+        XCTAssertEqual(try connection.query("SELECT state FROM jobs WHERE id = $1 AND lease_owner LIKE $2",
+                                            [request.jobID, "%:\(pid):%"]).rowCount, 1, "the child holds the job")
+        kill(pid, SIGKILL)
+        XCTAssertEqual(try waitForExit(pid), 128 + SIGKILL)
+        reaped = true
+
+        XCTAssertEqual(try db.models.active()?.id, old.id)
+        XCTAssertEqual(try db.models.list().map(\.id), [old.id], "no model row for the interrupted run")
+        XCTAssertEqual(FileManager.default.contents(atPath: old.filePath), oldBytes, "the active model's file is unchanged")
+        let store = ModelFileStore(dataDirectory: scratch)
+        let finished = ((try? FileManager.default.contentsOfDirectory(atPath: store.directory.path)) ?? [])
+            .filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }
+        XCTAssertEqual(finished, [], "no model file under the data directory but temporary ones")
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM corrections WHERE consumed_by_model_id IS NOT NULL").int(0, 0), 0)
+        let held = try XCTUnwrap(try Retraining.status(database: db, jobID: request.jobID))
+        XCTAssertEqual(held.state, .running, "the dead child's lease still holds the job")
+
+        // The lease runs out (made to now, rather than waiting a minute): the job runs again.
+        _ = try connection.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [request.jobID])
+        _ = try connection.query("UPDATE jobs SET payload = jsonb_set(payload, '{fine_tune,epochs}', '3') WHERE id = $1",
+                                 [request.jobID])
+        XCTAssertEqual(try Retraining.runNext(database: db, dataDirectory: scratch, owner: "after-the-kill"), request.jobID)
+        let status = try XCTUnwrap(try Retraining.status(database: db, jobID: request.jobID))
+        XCTAssertEqual(status.state, .done, status.lastError ?? "")
+        XCTAssertNotNil(status.report, "the rerun made a candidate with its report")
+        XCTAssertEqual(try db.models.list().count, 2)
     }
 
     /// A worker that lost its lease (killed, and the job taken over) commits nothing: no model

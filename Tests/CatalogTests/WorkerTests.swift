@@ -452,38 +452,44 @@ final class WorkerTests: XCTestCase {
         return held
     }
 
-    /// The `timbre` executable built beside this test bundle (same configuration), else any build of it.
+    /// The `timbre` executable built beside this test bundle (the same build): a test that
+    /// needs it fails, never skips, when it is missing or lacks the command.
     static func timbreBinary() throws -> URL {
         let bundle = Bundle.main.bundleURL
         let candidates = [bundle.appendingPathComponent("timbre"), bundle.deletingLastPathComponent().appendingPathComponent("timbre")]
             + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent("timbre") }
-            + ["release", "debug"].map { TestDatabase.repositoryRoot.appendingPathComponent(".build/\($0)/timbre") }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the timbre executable was not found next to the tests; build it (swift build)")
+            throw SpawnError("the timbre executable was not built beside the tests (looked at \(candidates.map(\.path))); build with --build-tests")
         }
         guard try waitForExit(spawn([found.path, "worker", "--help"])) == 0 else {
-            throw XCTSkip("\(found.path) has no `worker` command (WorkerCommand is not registered in Timbre.swift)")
+            throw SpawnError("\(found.path) has no `worker` command (WorkerCommand is not registered in Timbre.swift)")
         }
         return found
     }
 }
 
+/// Starting or waiting for a child process failed: the test fails with this, it is not skipped.
+struct SpawnError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 // posix_spawn and waitpid rather than Foundation's Process, whose waitUntilExit can miss a
 // child's exit on Linux and hang.
 
-/// Starts `arguments` (an absolute path first) with stdout to `output` (created or
-/// truncated) and stderr to /dev/null.
-func spawn(_ arguments: [String], output: String = "/dev/null") throws -> pid_t {
+/// Starts `arguments` (an absolute path first) with stdout to `output` and stderr to `errors`
+/// (created or truncated).
+func spawn(_ arguments: [String], output: String = "/dev/null", errors: String = "/dev/null") throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     var argv = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
     let status = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-    guard status == 0 else { throw XCTSkip("cannot start \(arguments[0]): error \(status)") }
+    guard status == 0 else { throw SpawnError("cannot start \(arguments[0]): error \(status)") }
     return pid
 }
 
@@ -491,7 +497,7 @@ func spawn(_ arguments: [String], output: String = "/dev/null") throws -> pid_t 
 func waitForExit(_ pid: pid_t) throws -> Int32 {
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
-        guard errno == EINTR else { throw XCTSkip("waitpid failed: errno \(errno)") }
+        guard errno == EINTR else { throw SpawnError("waitpid failed: errno \(errno)") }
     }
     let signal = status & 0x7f
     return signal == 0 ? (status >> 8) & 0xff : 128 + signal

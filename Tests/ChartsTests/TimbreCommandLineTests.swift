@@ -113,7 +113,7 @@ final class TimbreCommandLineTests: XCTestCase {
             let url = folder.appendingPathComponent("timbre")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        throw XCTSkip("the timbre executable is not built next to the tests")
+        throw MissingExecutable(description: "the timbre executable is not built next to the tests (build with --build-tests): failing, not skipping")
     }
 
     private func runTimbre(_ arguments: [String]) throws -> Outcome {
@@ -151,3 +151,6 @@ final class TimbreCommandLineTests: XCTestCase {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 }
+
+/// A test that needs the built executable fails without it; it is not skipped.
+private struct MissingExecutable: Error, CustomStringConvertible { let description: String }

@@ -184,6 +184,9 @@ final class BLASKernelTests: XCTestCase {
             let url = folder.appendingPathComponent("timbre")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        throw XCTSkip("the timbre executable is not built next to the tests")
+        throw MissingExecutable(description: "the timbre executable is not built next to the tests (build with --build-tests): failing, not skipping")
     }
 }
+
+/// A test that needs the built executable fails without it; it is not skipped.
+private struct MissingExecutable: Error, CustomStringConvertible { let description: String }

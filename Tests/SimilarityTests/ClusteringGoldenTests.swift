@@ -30,6 +30,7 @@ final class ClusteringGoldenTests: XCTestCase {
             XCTAssertEqual(result.assignments, c.labels, c.name)
             XCTAssertEqual(result.iterations, c.iterations, c.name)
             XCTAssertEqual(result.inertia, c.inertia, accuracy: 1e-4 * c.inertia, c.name)
+            XCTAssertEqual(result.centroids.count, c.centroids.count, c.name)
             for (a, b) in zip(result.centroids, c.centroids) { XCTAssertEqual(a, b, accuracy: 1e-4, c.name) }
         }
     }
@@ -37,10 +38,14 @@ final class ClusteringGoldenTests: XCTestCase {
     func testPrincipalComponentsMatchScikitLearn() throws {
         for c in try Self.cases() {
             let pca = try PrincipalComponents(c.points, count: c.count, dimension: c.dimension, components: 2)
+            XCTAssertEqual(pca.axes.count, c.components.count, c.name)
+            XCTAssertEqual(pca.explainedVarianceRatio.count, c.explained_variance_ratio.count, c.name)
+            XCTAssertFalse(c.components.isEmpty, c.name)
             for (a, b) in zip(pca.axes, c.components) { XCTAssertEqual(a, b, accuracy: 1e-4, c.name) }
             for (a, b) in zip(pca.explainedVarianceRatio, c.explained_variance_ratio) { XCTAssertEqual(a, b, accuracy: 1e-6, c.name) }
             let projected = try pca.project(c.points, count: c.count)
             let scale = c.projection.map(abs).max() ?? 1
+            XCTAssertEqual(projected.count, c.projection.count, c.name)
             for (a, b) in zip(projected, c.projection) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale, c.name) }
         }
     }

@@ -27,6 +27,23 @@ final class ConfigLayeringTests: XCTestCase {
         XCTAssertEqual(try ConfigLayering.load(yaml: "", over: Sample(), source: "x"), Sample())
     }
 
+    /// A repeated key is a clear error naming the key (the parser refuses it), never a trap and
+    /// never "the last one wins".
+    func testRepeatedKeysAreReportedNotATrap() {
+        let yaml = """
+        epochs: 5
+        early_stopping:
+          patience: 2
+          patience: 3
+        """
+        XCTAssertThrowsError(try ConfigLayering.load(yaml: yaml, over: Sample(), source: "d.yaml")) {
+            let problems = ($0 as? ConfigError)?.problems ?? []
+            XCTAssertEqual(problems.count, 1, "\($0)")
+            XCTAssertTrue(problems.first?.contains("duplicated key(s): 'patience'") ?? false, "\($0)")
+        }
+        XCTAssertThrowsError(try ConfigLayering.load(yaml: "epochs: 5\nepochs: 6\n", over: Sample(), source: "d.yaml"))
+    }
+
     func testUnknownKeysAndWrongTypesAreReported() {
         XCTAssertThrowsError(try ConfigLayering.load(yaml: "epoch: 5\nearly_stopping: {patients: 1}", over: Sample(), source: "c.yaml")) {
             let problems = ($0 as? ConfigError)?.problems ?? []

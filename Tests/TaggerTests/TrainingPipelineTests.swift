@@ -104,15 +104,20 @@ final class TrainingPipelineTests: XCTestCase {
         // Test results and the bundle.
         let results = try straight.test()
         XCTAssertEqual(results.split, "test")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("test_results.json").path))
+        // test_results.json, read back, holds what test() returned.
+        let written = try JSONDecoder().decode(TestResults.self, from: Data(contentsOf: run.appendingPathComponent("test_results.json")))
+        XCTAssertEqual(written.split, "test")
+        XCTAssertEqual(written.metrics, results.metrics)
+        XCTAssertEqual(written.metrics.samples, results.metrics.samples)
+        XCTAssertGreaterThan(written.metrics.samples, 0)
         let bundle = try ModelBundle.read(from: straight.bestModelURL.path)
         XCTAssertEqual(bundle.labels, Self.labels)
         XCTAssertEqual(bundle.frontEnd.chunkFrames, 32)
         XCTAssertEqual(bundle.frontEnd.spectrogram.nMels, 32)
 
-        // Evaluating the prepared test split again from the bundle gives test_results' numbers.
+        // Evaluating the prepared test split again from the saved bundle gives the file's numbers.
         let again = try Evaluation.onPreparedData(bundle: bundle, cache: cache, split: "test")
-        XCTAssertEqual(again, results.metrics)
+        XCTAssertEqual(again, written.metrics)
 
         // Straight from audio with the CSV.
         let tracks = try LabelTable.read(csvAt: Self.root.appendingPathComponent("labels.csv").path,

@@ -2,7 +2,9 @@
 """Golden fixtures for Timbre's multi-label metrics, computed by scikit-learn.
 
 Writes Tests/Fixtures/metrics/multilabel_metrics.json: inputs (probabilities, targets)
-and scikit-learn's values for every metric Timbre reports. Rerun:
+and scikit-learn's values for every metric Timbre reports; and
+Tests/Fixtures/metrics/logistic_probe.json: scikit-learn's LogisticRegression (L2, lbfgs,
+weighted samples) on a small problem, the reference for Timbre's LogisticProbe. Rerun:
 
     python3 tools/golden/make_metric_fixtures.py     # uses TIMBRE_PYTHON or tools/.venv
 """
@@ -58,6 +60,31 @@ def main():
     }
     path = os.path.join(ROOT, "Tests", "Fixtures", "metrics", "multilabel_metrics.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    print("wrote", path)
+    logistic_probe()
+
+
+def logistic_probe():
+    """LogisticRegression(C) minimises C·Σ wᵢ·BCEᵢ + ½‖β‖²: LogisticProbe's λ is 1/C."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(20261201)
+    n, d = 60, 12
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    direction = rng.normal(size=d)
+    y = (x @ direction + 0.8 * rng.normal(size=n) > 0.3).astype(np.int64)
+    w = rng.uniform(0.2, 1.5, size=n).astype(np.float32)
+    cases = []
+    for c in (1.0, 0.1, 10.0):
+        model = LogisticRegression(C=c, solver="lbfgs", tol=1e-12, max_iter=100000)
+        model.fit(x.astype(np.float64), y, sample_weight=w.astype(np.float64))
+        cases.append({"l2": 1 / c, "weight": model.coef_[0].tolist(), "bias": float(model.intercept_[0])})
+    out = {"n": n, "dimension": d, "features": x.astype(float).ravel().tolist(), "targets": y.astype(float).tolist(),
+           "weights": w.astype(float).tolist(), "cases": cases}
+    path = os.path.join(ROOT, "Tests", "Fixtures", "metrics", "logistic_probe.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
     print("wrote", path)

@@ -38,6 +38,10 @@ public final class Crawler {
     public var batchSize = 1000
     /// How often (in files) `progress` is called.
     public var progressInterval = 1000
+    /// Let a scan mark most of a library gone (or all of it, from an empty root); off, such a
+    /// scan marks nothing gone and throws `CatalogError.invalidArgument` saying so (an unmounted disk looks
+    /// like an empty folder).
+    public var allowMassRemoval = false
     private let metadataReader: TrackMetadataReader?
     private let logger: Logger
     private var contentHash = ContentHash()
@@ -52,8 +56,10 @@ public final class Crawler {
     public func scan(library: Library, progress: ((ScanReport) -> Void)? = nil) throws -> ScanReport {
         var report = ScanReport()
         let known = try pool.withConnection { try TrackRepository.knownFiles(libraryID: library.id, on: $0) }
-        var indexByPath = [String: Int](minimumCapacity: known.count)
-        for (index, file) in known.enumerated() { indexByPath[file.path] = index }
+        // Keyed by the names' bytes: Swift's String equality would merge two files whose names
+        // differ only in Unicode normalisation (NFC and NFD "café"), which are two files.
+        var indexByPath = [PathKey: Int](minimumCapacity: known.count)
+        for (index, file) in known.enumerated() { indexByPath[PathKey(file.path)] = index }
         var seen = [Bool](repeating: false, count: known.count)
         var changes: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
         var retouches: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
@@ -62,7 +68,7 @@ public final class Crawler {
         try FileWalker(root: library.rootPath).walk(visit: { file in
             report.filesSeen += 1
             if report.filesSeen % progressInterval == 0 { progress?(report) }
-            if let index = indexByPath[file.relativePath] {
+            if let index = indexByPath[PathKey(file.relativePath)] {
                 let stored = known[index]
                 seen[index] = true
                 if stored.status != .gone && stored.size == file.size && stored.mtimeNanoseconds == file.mtimeNanoseconds {
@@ -85,7 +91,12 @@ public final class Crawler {
         }, skipped: { entry in
             report.skipped.append(entry)
             // An unreadable known file keeps its row as it is: a permission glitch must not lose tags.
-            if let index = indexByPath[entry.relativePath] { seen[index] = true }
+            if let index = indexByPath[PathKey(entry.relativePath)] { seen[index] = true }
+            // So do the known files under a folder that cannot be read (the root too: prefix "").
+            if entry.reason == .unreadable {
+                let prefix = entry.relativePath.isEmpty ? [] : Array(entry.relativePath.utf8) + [UInt8(ascii: "/")]
+                for (index, file) in known.enumerated() where !seen[index] && file.path.utf8.starts(with: prefix) { seen[index] = true }
+            }
         })
         try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, root: library.rootPath, &report)
 
@@ -134,6 +145,15 @@ public final class Crawler {
         }
 
         let goneIDs = known.indices.filter { !seen[$0] && known[$0].status != .gone }.map { known[$0].id }
+        let present = known.filter { $0.status != .gone }.count
+        if !allowMassRemoval, !goneIDs.isEmpty,
+           report.filesSeen == 0 || (goneIDs.count >= Self.massRemovalMinimum && 2 * goneIDs.count > present) {
+            logger.error("scan of \(library.rootPath) refused to mark \(goneIDs.count) of \(present) tracks gone")
+            throw CatalogError.invalidArgument(
+                "the scan of \(library.rootPath) found \(report.filesSeen) audio files and would mark \(goneIDs.count) of the library's "
+                + "\(present) tracks gone" + (report.filesSeen == 0 ? " (the folder is empty or unreadable: an unmounted disk?)" : "")
+                + "; nothing was marked gone. If the files really were removed, scan again with --allow-mass-removal")
+        }
         try pool.withTransaction { connection in
             try TrackRepository.markGone(ids: goneIDs, on: connection)
             try connection.query("UPDATE libraries SET last_scanned_at = now() WHERE id = $1", [library.id])
@@ -158,10 +178,10 @@ public final class Crawler {
     /// Writes pending changed and retouched known files in one transaction.
     private func write(changes: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
                        retouches: inout [(id: Int64, file: FoundFile, hash: [UInt8])],
-                       known: [KnownFile], indexByPath: [String: Int], root: String, _ report: inout ScanReport) throws {
+                       known: [KnownFile], indexByPath: [PathKey: Int], root: String, _ report: inout ScanReport) throws {
         guard !changes.isEmpty || !retouches.isEmpty else { return }
         let goneRetouched = retouches.compactMap { item in
-            indexByPath[item.file.relativePath].flatMap { known[$0].status == .gone ? item.id : nil }
+            indexByPath[PathKey(item.file.relativePath)].flatMap { known[$0].status == .gone ? item.id : nil }
         }
         let changeBatch = changes, retouchBatch = retouches
         let queued = try pool.withTransaction { connection in
@@ -191,6 +211,18 @@ public final class Crawler {
             }
         }
     }
+}
+
+extension Crawler {
+    /// Fewer tracks than this going at once is never called a mass removal (unless the root is empty).
+    public static let massRemovalMinimum = 20
+}
+
+/// A relative path as its bytes: two names equal under Unicode canonical equivalence but
+/// spelled differently are different files.
+struct PathKey: Hashable {
+    let bytes: [UInt8]
+    init(_ path: String) { bytes = Array(path.utf8) }
 }
 
 extension Array {

@@ -120,6 +120,7 @@ public struct Retrainer {
         var sets: [[FineTuneExample]] = [[], [], []]
         var gateCorrected: [(track: LabeledTrack, chunks: ChunkBatch)] = []
         var gateReplay: [ChunkBatch] = []
+        var gateCorrectedExamples: [FineTuneExample] = [], gateReplayExamples: [FineTuneExample] = []
         for (i, track) in all.enumerated() {
             guard let batch = chunks[i] else { report.counts.unreadable += 1; continue }
             let isReplay = i >= usable.count
@@ -137,7 +138,11 @@ public struct Retrainer {
                     mask[j] = config.replayWeightOnCorrectedLabels
                 }
             }
-            sets[split].append(FineTuneExample(chunks: batch, targets: targets, mask: mask, distil: distil))
+            let example = FineTuneExample(chunks: batch, targets: targets, mask: mask, distil: distil)
+            sets[split].append(example)
+            if split == 2 {
+                if isReplay { gateReplayExamples.append(example) } else { gateCorrectedExamples.append(example) }
+            }
             switch (isReplay, split) {
             case (false, 0): report.counts.trainCorrected += 1
             case (false, 1): report.counts.validationCorrected += 1
@@ -181,16 +186,35 @@ public struct Retrainer {
         // Replay agreement is measured on the labels nobody corrected: the ones users did
         // correct are meant to move on uncorrected tracks too.
         let untouched = parent.labels.indices.filter { !touched.contains(parent.labels[$0]) }
-        let replayPairs = try gateReplay.map { batch in
-            let before = try parent.trackProbabilities(batch), after = try candidate.trackProbabilities(batch)
-            return (before: untouched.map { before[$0] }, after: untouched.map { after[$0] })
+        func replayPairs(_ model: ModelBundle) throws -> [(before: [Float], after: [Float])] {
+            try gateReplay.map { batch in
+                let before = try parent.trackProbabilities(batch), after = try model.trackProbabilities(batch)
+                return (before: untouched.map { before[$0] }, after: untouched.map { after[$0] })
+            }
         }
-        let verdict = RetrainingGate(significance: config.significance, maxReplayDisagreement: config.maxReplayDisagreement)
-            .evaluate(corrected: pairs, replay: replayPairs)
+        let gate = RetrainingGate(significance: config.significance, maxReplayDisagreement: config.maxReplayDisagreement)
+        let verdict = gate.evaluate(corrected: pairs, replay: try replayPairs(candidate))
         report.gate = verdict.gate
         report.outcome = verdict.promote ? .promoted : .rejected
         report.reason = verdict.reason
         progress(verdict.reason)
+
+        // 5b. The refit: the gate judged how a model is trained from these corrections; the one
+        // promoted learns from all of them (the held-out ones were too few to waste), trained
+        // as long as the candidate's best epoch, kept only if it passes the replay check too.
+        if verdict.promote, config.refitOnAllCorrections {
+            let refitTrain = sets[0] + sets[1] + gateCorrectedExamples
+            progress("refitting on all \(report.counts.correctedTracks - report.counts.unreadable) corrected tracks "
+                     + "and \(report.counts.trainReplay + report.counts.validationReplay) replay tracks for \(result.bestEpoch) epochs")
+            let refit = try tuner.run(train: refitTrain, validation: gateReplayExamples, fixedEpochs: result.bestEpoch)
+            let replay = gate.evaluate(corrected: [], replay: try replayPairs(refit.bundle)).gate
+            let kept = replay.replayDisagreement <= config.maxReplayDisagreement
+            report.refit = RetrainingReport.Refit(tracks: refitTrain.count, epochs: result.bestEpoch,
+                                                  replayDisagreement: replay.replayDisagreement, promoted: kept)
+            if kept { candidate = refit.bundle }
+            progress(kept ? "the refit model is promoted (replay: \(String(format: "%.3g", 100 * replay.replayDisagreement))% changed)"
+                          : "the refit changes \(String(format: "%.3g", 100 * replay.replayDisagreement))% of held-out replay decisions: the candidate is promoted instead")
+        }
 
         // 6. The file, then one transaction for the catalog.
         candidate.info["training"] = Self.json(["retrained_from": activeRow.version, "job": "\(job.id)", "best_epoch": "\(result.bestEpoch)"])

@@ -34,6 +34,10 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
     /// Loss weight of the replayed (soft) target of a label some correction touched: low, so
     /// corrections carry over to similar uncorrected tracks, not zero, so the label stays anchored.
     public var replayWeightOnCorrectedLabels: Float = 0.25
+    /// After the gate promotes a candidate, train the model actually promoted on every
+    /// corrected track (the validation and gate ones too) for the candidate's best epoch count;
+    /// it replaces the candidate only if it passes the replay check on the held-out replay tracks.
+    public var refitOnAllCorrections = true
     /// Which chunks of a track are cached and trained on (as tagging picks them).
     public var prediction = PredictionConfig()
     public var seed: UInt64 = 0
@@ -47,6 +51,7 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
         case validationFraction = "validation_fraction", gateFraction = "gate_fraction", significance
         case maxReplayDisagreement = "max_replay_disagreement", correctionWeight = "correction_weight"
         case replayWeightOnCorrectedLabels = "replay_weight_on_corrected_labels", prediction, seed
+        case refitOnAllCorrections = "refit_on_all_corrections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -66,6 +71,7 @@ public struct RetrainingConfig: Codable, Sendable, Equatable {
         replayWeightOnCorrectedLabels = try c.decodeIfPresent(Float.self, forKey: .replayWeightOnCorrectedLabels) ?? d.replayWeightOnCorrectedLabels
         prediction = try c.decodeIfPresent(PredictionConfig.self, forKey: .prediction) ?? d.prediction
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        refitOnAllCorrections = try c.decodeIfPresent(Bool.self, forKey: .refitOnAllCorrections) ?? d.refitOnAllCorrections
     }
 
     public var problems: [String] {

@@ -83,11 +83,24 @@ public struct RetrainingReport: Codable, Sendable, Equatable {
     public var consumedCorrections = 0
     public var retagJobs = 0
     public var seconds: Double
+    /// The model refit on every corrected track after a promotion (nil: none was made).
+    public var refit: Refit?
+
+    public struct Refit: Codable, Sendable, Equatable {
+        /// Tracks it trained on (all corrected, train and validation replay).
+        public var tracks: Int
+        public var epochs: Int
+        /// Share of the held-out replay decisions it changes.
+        public var replayDisagreement: Double
+        /// Whether it is the model promoted (else the gated candidate is).
+        public var promoted: Bool
+        enum CodingKeys: String, CodingKey { case tracks, epochs, replayDisagreement = "replay_disagreement", promoted }
+    }
 
     enum CodingKeys: String, CodingKey {
         case outcome, reason, parent, jobID = "job_id", newLabels = "new_labels", waitingLabels = "waiting_labels", counts, gate
         case fineTune = "fine_tune", history, bestEpoch = "best_epoch", trainableParameters = "trainable_parameters"
-        case consumedCorrections = "consumed_corrections", retagJobs = "retag_jobs", seconds
+        case consumedCorrections = "consumed_corrections", retagJobs = "retag_jobs", seconds, refit
     }
 
     /// The report inside a model's `metrics` JSON, if it has one.

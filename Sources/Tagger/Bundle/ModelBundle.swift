@@ -91,6 +91,14 @@ public struct ModelBundle {
         let architecture: ArchitectureConfig = try decode(meta, "architecture", path)
         let frontEnd: FrontEnd = try decode(meta, "front_end", path)
         let normalization: InputNormalization = try decode(meta, "normalization", path)
+        // Labels key dictionaries everywhere (predictions, the catalog): each must be unique and non-empty.
+        var seen = Set<String>()
+        if let repeated = labels.first(where: { !seen.insert($0).inserted }) {
+            throw .invalid(path: path, reason: "the label \"\(repeated)\" appears more than once in its labels")
+        }
+        if labels.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw .invalid(path: path, reason: "a label is empty")
+        }
         guard architecture.numGenres == labels.count else {
             throw .invalid(path: path, reason: "\(labels.count) labels but the network has \(architecture.numGenres) outputs")
         }

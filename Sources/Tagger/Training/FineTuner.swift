@@ -25,13 +25,17 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     /// SpecAugment (two frequency and two time masks) on every training chunk.
     public var specAugment = true
     public var gradClip: Float? = 5
+    /// New outputs start from a logistic regression (`LogisticProbe`, λ = 1 per track) on the
+    /// parent's embeddings of the training corrections, not from random rows.
+    public var probeInit = true
     public var seed: UInt64 = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case epochs, learningRate = "learning_rate", weightDecay = "weight_decay", layers, batchSize = "batch_size"
-        case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip", seed
+        case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip"
+        case probeInit = "probe_init", seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +50,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
         specAugment = try c.decodeIfPresent(Bool.self, forKey: .specAugment) ?? d.specAugment
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
+        probeInit = try c.decodeIfPresent(Bool.self, forKey: .probeInit) ?? d.probeInit
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -136,7 +141,10 @@ public final class FineTuner {
 
     public var labels: [String] { parent.labels + newLabels }
 
-    public func run(train: [FineTuneExample], validation: [FineTuneExample],
+    /// With `fixedEpochs` (0 allowed: the probe-initialised parent), it trains exactly that many
+    /// epochs and keeps the last one — a refit whose epoch count an earlier, early-stopped run
+    /// chose; `validation` is then only reported (and may be empty).
+    public func run(train: [FineTuneExample], validation: [FineTuneExample], fixedEpochs: Int? = nil,
                     progress: (FineTuneEpoch) -> Void = { _ in }) throws -> FineTuneResult {
         let l = labels.count
         for example in train + validation {
@@ -152,11 +160,12 @@ public final class FineTuner {
             }
         }
         let chunkTotal = train.reduce(0) { $0 + min($1.chunks.count, config.chunksPerTrack) }
-        guard chunkTotal >= 2, !validation.isEmpty else {
+        guard chunkTotal >= 2, !validation.isEmpty || fixedEpochs != nil else {
             throw FineTuneError.badExample("\(train.count) training and \(validation.count) validation tracks are too few")
         }
         let candidate = try parent.growing(newLabels, seed: config.seed &+ 1)
         let network = candidate.network
+        if config.probeInit { try Self.probeInitialise(network, newFrom: parent.labels.count, train) }
         let trainable = Self.trainable(network, config.layers)
         let frozenBuffers = Self.frozenBuffers(network, trainable: trainable)
         let optimizer = AdamW(parameters: network.parameters.filter { trainable.contains($0.name) },
@@ -166,13 +175,14 @@ public final class FineTuner {
 
         var history = [FineTuneEpoch(epoch: 0, trainLoss: nil,
                                      valLoss: try evaluate(network, validation, validationTargets, loss), seconds: 0)]
+        let epochs = fixedEpochs.map { max(0, $0) } ?? config.epochs
         progress(history[0])
         var best = (epoch: 0, loss: history[0].valLoss, state: network.stateDict())
         var rng = Features.SeededGenerator(seed: config.seed)
         let specAugment = SpecAugment(frequencyMasks: 2, maxFrequencyWidth: max(1, parent.frontEnd.spectrogram.nMels / 8),
                                       timeMasks: 2, maxTimeWidth: max(1, parent.frontEnd.chunkFrames / 8))
         var input = Tensor(zeros: [0]), target = Tensor(zeros: [0]), mask = Tensor(zeros: [0])
-        for epoch in 1...config.epochs {
+        for epoch in stride(from: 1, through: epochs, by: 1) {
             let started = Date()
             var items: [(example: Int, chunk: Int)] = []
             for (e, example) in train.enumerated() {
@@ -210,7 +220,9 @@ public final class FineTuner {
                                        seconds: Date().timeIntervalSince(started))
             history.append(record)
             progress(record)
-            if record.valLoss < best.loss {
+            if fixedEpochs != nil {
+                best = (epoch, record.valLoss, network.stateDict())
+            } else if record.valLoss < best.loss {
                 best = (epoch, record.valLoss, network.stateDict())
             } else if epoch - best.epoch >= config.patience {
                 break
@@ -292,6 +304,50 @@ public final class FineTuner {
             target.data.replaceSubrange((i * l)..<((i + 1) * l), with: targets[item.example][(item.chunk * l)..<((item.chunk + 1) * l)])
             mask.data.replaceSubrange((i * l)..<((i + 1) * l), with: example.mask)
         }
+    }
+
+    /// Sets the classifier rows of labels `newFrom...` to a logistic regression on the network's
+    /// embeddings (eval mode) of the training chunks whose example has a target for the label
+    /// (each track weighs 1, shared by its chunks); a label without both kinds of example keeps
+    /// its random row.
+    static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample]) throws {
+        var state = Dictionary(uniqueKeysWithValues: network.stateDict().map { ($0.name, $0.tensor) })
+        guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return }
+        let l = weight.shape[0], d = weight.shape[1]
+        guard first < l else { return }
+        var embeddings: [[Float]] = []
+        for example in examples where example.mask[first...].contains(where: { $0 > 0 }) {
+            let size = example.chunks.nMels * example.chunks.frames
+            var rows: [Float] = []
+            var start = 0
+            while start < example.chunks.count {
+                let n = min(32, example.chunks.count - start)
+                let input = try Tensor(shape: [n, 1, example.chunks.nMels, example.chunks.frames],
+                                       data: Array(example.chunks.values[(start * size)..<((start + n) * size)]))
+                rows += try network.forward(input, training: false).embeddings.data
+                start += n
+            }
+            embeddings.append(rows)
+        }
+        let used = examples.filter { $0.mask[first...].contains(where: { $0 > 0 }) }
+        for j in first..<l {
+            var features: [Float] = [], targets: [Float] = [], weights: [Float] = []
+            for (example, rows) in zip(used, embeddings) where example.mask[j] > 0 {
+                let n = example.chunks.count
+                var mean = [Float](repeating: 0, count: d)
+                for c in 0..<n { for k in 0..<d { mean[k] += rows[c * d + k] / Float(n) } }
+                features += mean
+                targets.append(example.targets[j])
+                weights.append(example.mask[j])
+            }
+            guard targets.contains(where: { $0 >= 0.5 }), targets.contains(where: { $0 < 0.5 }) else { continue }
+            let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights)
+            weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight)
+            bias.data[j] = fit.bias
+        }
+        state["classifier.weight"] = weight
+        state["classifier.bias"] = bias
+        try network.loadStateDict(state)
     }
 
     /// Names of the parameters `layers` trains. The head is `embedding.*` and `classifier.*`
