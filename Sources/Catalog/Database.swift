@@ -32,18 +32,49 @@ public final class Database: @unchecked Sendable {
         self.embedded = embedded
     }
 
+    /// What opening does with the catalog's schema.
+    public enum SchemaPolicy: Sendable, Equatable {
+        /// Applies pending migrations (under the advisory lock). Commands that change the catalog.
+        case migrate
+        /// Applies nothing; refuses a catalog migrated by a newer Timbre, and says so (a notice)
+        /// when migrations are pending. Commands that only read the catalog.
+        case readOnly
+        /// Looks at nothing (`migrate: false`): `timbre db status`, `db migrate`, `db backup` and
+        /// `db restore` check for themselves.
+        case unchecked
+    }
+
     /// Connects to `url`, else `$TIMBRE_DATABASE_URL`, else starts (or reuses) the embedded
-    /// cluster under `TimbreHome`. With `migrate`, applies pending migrations (under the lock).
+    /// cluster under `TimbreHome`. With `migrate`, applies pending migrations (under the lock);
+    /// without, leaves the schema alone (`SchemaPolicy.unchecked`; commands that only read
+    /// want `.readOnly`, which also refuses a catalog newer than this build).
     public static func open(url: String? = nil, migrate: Bool = true, migrationsDirectory: String? = nil,
                             maximumConnections: Int = 4,
                             applicationName: String = PostgresConnection.defaultApplicationName,
+                            verbose: Bool? = nil,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Database {
+        try open(url: url, schema: migrate ? .migrate : .unchecked, migrationsDirectory: migrationsDirectory,
+                 maximumConnections: maximumConnections, applicationName: applicationName, verbose: verbose, environment: environment)
+    }
+
+    /// As above, with the schema policy spelled out. The migrations are the folder
+    /// `migrationsDirectory` or `$TIMBRE_MIGRATIONS` names, else those built into the binary.
+    /// `verbose` (default: `$TIMBRE_VERBOSE` set to 1, true or yes) shows the embedded server's
+    /// start and stop lines, which are debug-level.
+    public static func open(url: String? = nil, schema: SchemaPolicy, migrationsDirectory: String? = nil,
+                            maximumConnections: Int = 4,
+                            applicationName: String = PostgresConnection.defaultApplicationName,
+                            verbose: Bool? = nil,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Database {
+        let migrations = schema == .unchecked ? nil : try Migration.resolve(explicit: migrationsDirectory, environment: environment)
         var embedded: EmbeddedPostgres?
         let target: String
         if let url = url ?? environment["TIMBRE_DATABASE_URL"], !url.isEmpty {
             target = url
         } else {
-            let cluster = try EmbeddedPostgres(home: TimbreHome.directory(environment: environment))
+            var logger = Logger(label: "timbre.catalog.embedded")
+            if verbose ?? isVerbose(environment) { logger.logLevel = .debug }
+            let cluster = try EmbeddedPostgres(home: TimbreHome.directory(environment: environment), logger: logger)
             try cluster.start()
             embedded = cluster
             target = cluster.url
@@ -52,15 +83,35 @@ public final class Database: @unchecked Sendable {
         do {
             // Fail early with a clear message if the server cannot be reached.
             try database.pool.withConnection { try $0.query("SELECT 1") }
-            if migrate {
-                let directory = try Migration.locateDirectory(explicit: migrationsDirectory, environment: environment)
-                try Migrator(directory: directory).migrate(database.pool)
+            if let migrations {
+                let migrator = Migrator(migrations: migrations.migrations)
+                switch schema {
+                case .migrate:
+                    try migrator.migrate(database.pool)
+                case .readOnly:
+                    let status = try database.pool.withConnection { try migrator.verify($0) }
+                    // An empty database (a fresh catalog, a restore's target) is not worth a notice.
+                    if let latest = status.pending.last, status.version > 0 {
+                        Logger(label: "timbre.catalog").notice("""
+                            the catalog's schema is at version \(status.version) and this timbre's at \(latest.version) \
+                            (\(status.pending.map(\.name).joined(separator: ", ")) pending); this command only reads, so it does \
+                            not migrate: run `timbre db migrate`
+                            """)
+                    }
+                case .unchecked:
+                    break
+                }
             }
         } catch {
             database.close()
             throw error
         }
         return database
+    }
+
+    /// `$TIMBRE_VERBOSE` is 1, true or yes.
+    public static func isVerbose(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        ["1", "true", "yes"].contains(environment["TIMBRE_VERBOSE"]?.lowercased() ?? "")
     }
 
     /// Closes the pool and stops the embedded server unless another Timbre process still uses it.

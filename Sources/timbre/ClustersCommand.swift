@@ -50,7 +50,7 @@ struct ClustersCommand: ParsableCommand {
 
     func run() throws {
         if let k, k < 1 { throw ValidationError("--k must be at least 1") }
-        try database.withDatabase { db in
+        try database.withDatabase(schema: .readOnly) { db in
             guard let similarity = try SimilarityService.active(in: db) else { throw CommandFailure("\(SimilarityServiceError.noActiveModel)") }
             let map: LibraryMap
             do {

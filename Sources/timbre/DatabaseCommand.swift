@@ -15,10 +15,10 @@ struct DatabaseCommand: ParsableCommand {
 
         func run() throws {
             try database.withDatabase(migrate: false) { db in
-                let directory = try Migration.locateDirectory(explicit: database.migrations)
-                let applied = try Migrator(directory: directory).migrate(db.pool)
+                let source = try Migration.resolve(explicit: database.migrations)
+                let applied = try Migrator(migrations: source.migrations).migrate(db.pool)
                 if applied.isEmpty {
-                    print("The schema is up to date (\(directory.path)).")
+                    print("The schema is up to date (migrations \(source.origin)).")
                 } else {
                     for migration in applied { print("applied \(migration.name)") }
                 }
@@ -33,13 +33,18 @@ struct DatabaseCommand: ParsableCommand {
         func run() throws {
             try database.withDatabase(migrate: false) { db in
                 if let embedded = db.embedded { print("embedded cluster: \(embedded.directory.path)") }
-                let migrator = try Migrator(directory: Migration.locateDirectory(explicit: database.migrations))
-                let applied = try db.pool.withConnection { try migrator.appliedMigrations($0) }
-                let done = Set(applied.map(\.version))
+                let source = try Migration.resolve(explicit: database.migrations)
+                let migrator = Migrator(migrations: source.migrations)
+                let status = try db.pool.withConnection { try migrator.status($0) }
+                let done = Set(status.applied.map(\.version))
+                print("migrations: \(source.origin)")
                 for migration in migrator.migrations {
                     print("\(done.contains(migration.version) ? "applied" : "pending") \(migration.name)")
                 }
-                guard done.count == migrator.migrations.count else { return }
+                for newer in status.unknown {
+                    print("newer   \(newer.name) (applied by a newer Timbre; this one does not know it: upgrade it)")
+                }
+                guard status.pending.isEmpty, status.unknown.isEmpty else { return }
                 let tracks = try db.tracks.counts()
                 print("tracks: " + TrackStatus.allCases.map { "\($0.rawValue) \(tracks[$0] ?? 0)" }.joined(separator: ", "))
                 let jobs = try db.jobs.counts()

@@ -46,7 +46,7 @@ struct LibraryCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            try database.withDatabase { db in
+            try database.withDatabase(schema: .readOnly) { db in
                 let owners = Dictionary(uniqueKeysWithValues: try db.users.list().map { ($0.id, $0.name) })
                 let libraries = try db.libraries.list()
                 if libraries.isEmpty { print("no libraries; add one with `timbre library add PATH`") }

@@ -51,7 +51,7 @@ struct ModelListCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        try database.withDatabase { db in
+        try database.withDatabase(schema: .readOnly) { db in
             let models = try db.models.list()
             let versions = Dictionary(uniqueKeysWithValues: models.map { ($0.id, $0.version) })
             if json {
@@ -76,7 +76,7 @@ struct ModelShowCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        try database.withDatabase { db in
+        try database.withDatabase(schema: .readOnly) { db in
             guard let model = try db.models.find(version: version) else { throw CommandFailure("there is no model \(version) (see `timbre model list`)") }
             let parent = try model.parentID.flatMap { try db.models.find(id: $0)?.version }
             let report = RetrainingReport.from(metrics: model.metrics)

@@ -39,7 +39,7 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
-        try database.withDatabase { db in
+        try database.withDatabase(schema: .readOnly) { db in
             guard let similarity = try SimilarityService.active(in: db) else { throw CommandFailure("\(SimilarityServiceError.noActiveModel)") }
             let model = similarity.model
             guard similarity.count > 0 else { throw CommandFailure("\(SimilarityServiceError.noEmbeddings(model: model.version))") }

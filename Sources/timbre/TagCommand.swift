@@ -28,7 +28,7 @@ struct TagCommand: ParsableCommand {
             else if change.hasPrefix("-"), !change.hasPrefix("--"), change.count > 1 { remove.append(String(change.dropFirst())) }
             else { throw ValidationError("\(change): write +label to add a tag or -label to remove one") }
         }
-        try database.withDatabase { db in
+        try database.withDatabase(schema: add.isEmpty && remove.isEmpty ? .readOnly : .migrate) { db in
             guard let who = try user.map({ try db.users.find(name: $0) }) ?? db.users.firstAdmin() else {
                 throw CommandFailure(user.map { "there is no user \($0) (see `timbre user list`)" }
                                      ?? "there are no users yet; add one with `timbre user add NAME`")

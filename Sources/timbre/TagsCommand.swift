@@ -14,7 +14,7 @@ struct TagsCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        try database.withDatabase { db in
+        try database.withDatabase(schema: .readOnly) { db in
             guard let model = try db.models.active() else {
                 print("no active model yet: nothing has been tagged")
                 return

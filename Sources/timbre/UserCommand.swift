@@ -28,7 +28,7 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            try database.withDatabase { db in
+            try database.withDatabase(schema: .readOnly) { db in
                 for user in try db.users.list() {
                     let keys = try db.users.keys(userID: user.id)
                     let live = keys.filter { $0.revokedAt == nil }.map { $0.prefix.isEmpty ? "(first key)" : $0.prefix + "…" }

@@ -98,11 +98,11 @@ final class MigratorTests: XCTestCase {
     }
 
     func testLocatesTheDirectoryFromTheEnvironment() throws {
-        let found = try Migration.locateDirectory(environment: ["TIMBRE_MIGRATIONS": TestDatabase.migrationsDirectory.path])
+        let found = try XCTUnwrap(try Migration.locateDirectory(environment: ["TIMBRE_MIGRATIONS": TestDatabase.migrationsDirectory.path]))
         XCTAssertEqual(found.path, TestDatabase.migrationsDirectory.path)
-        // With nothing set, it is found above the test executable (the build is inside the repository).
-        let walked = try Migration.locateDirectory(environment: [:])
-        XCTAssertEqual(walked.standardizedFileURL.path, TestDatabase.migrationsDirectory.standardizedFileURL.path)
+        // With nothing set, nothing is searched for: the migrations built into the binary apply.
+        XCTAssertNil(try Migration.locateDirectory(environment: [:]))
+        XCTAssertEqual(try Migration.resolve(environment: [:]).origin, "built into timbre")
         XCTAssertThrowsError(try Migration.locateDirectory(explicit: "/nonexistent/migrations"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// One numbered plain-SQL file from `migrations/`, e.g. `0001_initial.sql`.
+/// One numbered plain-SQL file from `migrations/`, e.g. `0001_initial.sql`; built into the
+/// binary (`bundled`), or read from a folder for development (`load(from:)`).
 public struct Migration: Sendable, Equatable {
     public let version: Int
     /// The file name, recorded with the version so a message can name it.
@@ -43,34 +44,40 @@ public struct Migration: Sendable, Equatable {
         return migrations.sorted { $0.version < $1.version }
     }
 
-    /// Finds the migrations folder, first match wins:
-    /// 1. `explicit` (a command-line option);
-    /// 2. `$TIMBRE_MIGRATIONS`;
-    /// 3. `migrations/` in the executable's directory or any directory above it (a build
-    ///    under `.build/` finds the repository's folder), or `share/timbre/migrations` beside
-    ///    an installed `bin/`;
-    /// 4. `migrations/` in the working directory or any directory above it.
+    /// `load(from:)` for a folder, else the built-in migrations: what
+    /// `load(from: locateDirectory(explicit:))` gives when no folder is named.
+    public static func load(from directory: URL?) throws -> [Migration] {
+        guard let directory else { return bundled }
+        return try load(from: directory)
+    }
+
+    /// The migrations built into this binary (`BundledMigrations`, generated from migrations/
+    /// by tools/migrations/generate-swift.sh), sorted by version.
+    public static let bundled: [Migration] = BundledMigrations.files.map { file in
+        let digits = file.name.prefix { $0.isASCII && $0.isNumber }
+        return Migration(version: Int(digits) ?? 0, name: file.name, sql: file.sql)
+    }.sorted { $0.version < $1.version }
+
+    /// The migrations this process works with, and where they came from, first match wins:
+    /// 1. the folder `explicit` names (`--migrations DIR`, for development);
+    /// 2. the folder `$TIMBRE_MIGRATIONS` names;
+    /// 3. the ones built into the binary (`bundled`), wherever it runs from.
+    public static func resolve(explicit: String? = nil,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (migrations: [Migration], origin: String) {
+        if let directory = try locateDirectory(explicit: explicit, environment: environment) {
+            return (try load(from: directory), directory.path)
+        }
+        return (bundled, "built into timbre")
+    }
+
+    /// The folder named by `explicit` (a command-line option), else by `$TIMBRE_MIGRATIONS`;
+    /// nil when neither is set: then the built-in migrations apply (`resolve`). Nothing is
+    /// searched for: the working directory never decides which schema a catalog gets.
     public static func locateDirectory(explicit: String? = nil,
-                                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
+                                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL? {
         if let explicit { return try existing(explicit) }
         if let fromEnvironment = environment["TIMBRE_MIGRATIONS"], !fromEnvironment.isEmpty { return try existing(fromEnvironment) }
-        var searched: [String] = []
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let starts = [executable.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        for start in starts {
-            var directory = start.standardizedFileURL
-            while true {
-                for candidate in [directory.appendingPathComponent("migrations"),
-                                  directory.appendingPathComponent("share/timbre/migrations")] {
-                    searched.append(candidate.path)
-                    if isMigrationsDirectory(candidate) { return candidate }
-                }
-                let parent = directory.deletingLastPathComponent()
-                if parent.path == directory.path { break }
-                directory = parent
-            }
-        }
-        throw CatalogError.migrationsNotFound(searched: Array(Set(searched)).sorted().prefix(6) + ["…"])
+        return nil
     }
 
     private static func existing(_ path: String) throws -> URL {

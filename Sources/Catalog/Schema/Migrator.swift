@@ -18,9 +18,9 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
-    /// Loads from `directory`, or from the folder `Migration.locateDirectory` finds.
+    /// Loads from `directory`; without one, the migrations built into the binary.
     public init(directory: URL? = nil) throws {
-        self.init(migrations: try Migration.load(from: directory ?? Migration.locateDirectory()))
+        self.init(migrations: try directory.map { try Migration.load(from: $0) } ?? Migration.bundled)
     }
 
     /// Applies what is missing; returns the migrations applied now (empty when up to date).
@@ -70,6 +70,37 @@ public struct Migrator: Sendable {
             appliedNow.append(migration)
         }
         return appliedNow
+    }
+
+    /// Where a catalog stands against these migrations, without changing it.
+    public struct Status: Sendable {
+        /// Recorded in `schema_migrations`, oldest first (empty for a database without one).
+        public let applied: [(version: Int, name: String, checksum: String)]
+        /// Known here, not applied there, oldest first.
+        public let pending: [Migration]
+        /// Applied there, unknown here: the catalog was migrated by a newer Timbre.
+        public let unknown: [(version: Int, name: String)]
+        /// The highest version applied (0 for none).
+        public var version: Int { applied.map(\.version).max() ?? 0 }
+    }
+
+    /// Reads `schema_migrations` only: nothing is created or applied.
+    public func status(_ connection: PostgresConnection) throws -> Status {
+        let applied = try appliedMigrations(connection)
+        let done = Set(applied.map(\.version)), known = Set(migrations.map(\.version))
+        return Status(applied: applied, pending: migrations.filter { !done.contains($0.version) },
+                      unknown: applied.filter { !known.contains($0.version) }.map { ($0.version, $0.name) })
+    }
+
+    /// Refuses a catalog migrated by a newer Timbre (a version applied there that this build
+    /// lacks), as `migrate` does, without changing anything; returns its status.
+    @discardableResult
+    public func verify(_ connection: PostgresConnection) throws -> Status {
+        let status = try status(connection)
+        if let newest = status.unknown.max(by: { $0.version < $1.version }) {
+            throw CatalogError.unknownAppliedMigration(version: newest.version, name: newest.name)
+        }
+        return status
     }
 
     /// What the database records as applied, oldest first.
