@@ -10,7 +10,8 @@ enum ProcessRunner {
 
     static func run(_ executable: String, _ arguments: [String]) throws -> Output {
         let outputPath = NSTemporaryDirectory() + "timbre-\(UUID().uuidString).out"
-        let outputDescriptor = open(outputPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A new file (never an existing one, nor through a link planted in the shared /tmp).
+        let outputDescriptor = open(outputPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard outputDescriptor >= 0 else {
             throw CatalogError.fileSystem(path: outputPath, message: "cannot create a temporary file: " + String(cString: strerror(errno)))
         }
