@@ -11,6 +11,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Folder of numbered SQL migrations, for development (default: $TIMBRE_MIGRATIONS, else the migrations built into timbre).")
     var migrations: String?
 
+    @Flag(help: "Show the embedded PostgreSQL's start and stop lines (also $TIMBRE_VERBOSE=1); `serve` also logs every request.")
+    var verbose = false
+
     /// Opens the catalog (starting the embedded cluster if needed), runs `body`, and closes it,
     /// also on Ctrl-C or SIGTERM so that an embedded server this process started is stopped.
     /// With `stopping`, the first signal only sets it (the body winds down and returns: a worker
@@ -24,7 +27,7 @@ struct DatabaseOptions: ParsableArguments {
     /// (no migration applied; a catalog newer than this build refused). `$TIMBRE_VERBOSE=1`
     /// shows the embedded server's start and stop lines.
     func withDatabase<T>(schema: Database.SchemaPolicy, stopping: StopFlag? = nil, _ body: (Database) throws -> T) throws -> T {
-        let database = try Database.open(url: databaseURL, schema: schema, migrationsDirectory: migrations)
+        let database = try Database.open(url: databaseURL, schema: schema, migrationsDirectory: migrations, verbose: verbose ? true : nil)
         let numbers: [Int32] = [SIGINT, SIGTERM]
         let signals = numbers.map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)

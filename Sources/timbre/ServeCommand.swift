@@ -28,7 +28,6 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The web UI's folder (default: web/ beside the executable or above it; $TIMBRE_WEB).") var web: String?
     @Option(help: "The model file a fresh catalog starts with (default: the shipped models/default/model.safetensors).")
     var model: String?
-    @Flag(help: "Log every request (the access log) and the embedded server's lines.") var verbose = false
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
@@ -41,11 +40,12 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .info : .notice
+            handler.logLevel = database.verbose ? .info : .notice
             return handler
         }
         let db = try Database.open(url: database.databaseURL, migrate: true, migrationsDirectory: database.migrations,
-                                   maximumConnections: min(threads + 4, 24), applicationName: "timbre-serve")
+                                   maximumConnections: min(threads + 4, 24), applicationName: "timbre-serve",
+                                   verbose: database.verbose ? true : nil)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
