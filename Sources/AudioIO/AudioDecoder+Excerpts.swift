@@ -85,7 +85,7 @@ extension AudioDecoder {
                                select: (Int) -> [Range<Int>]) throws(AudioError) -> DecodedExcerpts {
         let format = try format(of: source)
         if let shortfall = TruncationCheck.pcmContainerShortfall(in: source, format: format) {
-            throw .corrupt(path: source.name, reason: shortfall)
+            throw .corrupt(path: source.name, reason: shortfall.reason)
         }
         // An MP3 is scanned (frame headers only) for its exact length and a seek index.
         let reader = try openReader(source, format: format, scanLength: format == .mp3, mixToMono: true,

@@ -55,7 +55,7 @@ public enum AudioDecoder {
     static func decode(source: ByteSource, options: DecodeOptions) throws(AudioError) -> DecodedAudio {
         let format = try format(of: source)
         if let shortfall = TruncationCheck.pcmContainerShortfall(in: source, format: format) {
-            throw .corrupt(path: source.name, reason: shortfall)
+            throw .corrupt(path: source.name, reason: shortfall.reason)
         }
         let reader = try openReader(source, format: format, mixToMono: true, targetRate: options.targetSampleRate)
         let rate = Double(reader.sampleRate)

@@ -20,6 +20,9 @@ public struct AudioMetadata: Codable, Sendable, Equatable {
     public var bitrate: Int?
     /// `AudioFileFormat` raw value detected from content: wav, flac, ogg, opus, aiff, mp3.
     public var format: String
+    /// Set when the file ends before its header says it should (then `duration` is the
+    /// header's); nil for a whole file, or where that cannot be told (FLAC without a declared length).
+    public var truncation: TruncationReport?
 
     public init(title: String? = nil, artist: String? = nil, album: String? = nil, albumArtist: String? = nil,
                 genre: String? = nil, year: Int? = nil, trackNumber: Int? = nil, duration: Double,
@@ -32,7 +35,8 @@ public struct AudioMetadata: Codable, Sendable, Equatable {
 
 extension AudioMetadata {
     /// Reads tags and stream properties without decoding the audio (an MP3 is scanned frame
-    /// by frame for an exact length when it has no Xing/LAME header).
+    /// by frame for an exact length when it has no Xing/LAME header), and checks that the
+    /// file is not cut short (`truncation`, see `TruncationCheck.inspect`).
     public static func read(path: String) throws(AudioError) -> AudioMetadata {
         try read(file: ReadOnlyFile(path: path))
     }
@@ -44,6 +48,7 @@ extension AudioMetadata {
         let reader = try AudioDecoder.openReader(source, format: format, scanLength: true)
         var metadata = AudioMetadata(duration: reader.declaredDuration ?? 0, sampleRate: reader.sampleRate,
                                      channels: reader.channels, format: format.rawValue)
+        metadata.truncation = TruncationCheck.inspect(source, format: format, reader: reader)
         TagLibReader.fill(&metadata, descriptor: file.descriptor, format: format)
         if metadata.bitrate == nil, metadata.duration > 0 {
             metadata.bitrate = Int((Double(source.length) * 8 / metadata.duration / 1000).rounded())

@@ -15,6 +15,9 @@ final class MP3Reader: PCMStreamReader {
     private(set) var sampleRate: Int
     private(set) var channels: Int
     private(set) var declaredFrames: Int64?
+    /// With `scanLength`: the length mpg123 gave before scanning the frames (the Xing/Info/VBRI
+    /// header's count when there is one), for telling a cut file from a whole one.
+    private(set) var headerFrames: Int64?
     /// Channels in the stream (2 for stereo even when mixed to mono).
     private(set) var sourceChannels: Int
     var sourceSampleRate: Int { sampleRate }
@@ -31,7 +34,7 @@ final class MP3Reader: PCMStreamReader {
         }
         self.handle = handle
         // From here on `deinit` owns the handle, so early throws still release it.
-        self.sampleRate = 0; self.channels = 0; self.declaredFrames = nil; self.sourceChannels = 0
+        self.sampleRate = 0; self.channels = 0; self.declaredFrames = nil; self.headerFrames = nil; self.sourceChannels = 0
         let mix = mixToMono ? MPG123_MONO_MIX.rawValue : 0
         _ = mpg123_param2(handle, Int32(MPG123_FLAGS.rawValue), Int(MPG123_GAPLESS.rawValue | MPG123_QUIET.rawValue | mix), 0)
         // Layer III frames borrow bits from bytes before them (the bit
@@ -66,7 +69,12 @@ final class MP3Reader: PCMStreamReader {
         var frame = mpg123_frameinfo2()
         let stereo = mpg123_info2(handle, &frame) == MPG123_OK.rawValue && frame.mode != Int32(MPG123_M_MONO.rawValue)
         self.sourceChannels = mixToMono ? (stereo ? 2 : 1) : Int(ch)
-        if scanLength { _ = mpg123_scan(handle) }
+        if scanLength {
+            // Before the scan: the Xing/Info/VBRI count when there is one, else an estimate.
+            let announced = mpg123_length(handle)
+            headerFrames = announced > 0 ? Int64(announced) : nil
+            _ = mpg123_scan(handle)
+        }
         let length = mpg123_length(handle)
         self.declaredFrames = length > 0 ? Int64(length) : nil
         try validate(name: source.name)

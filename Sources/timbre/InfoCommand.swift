@@ -4,6 +4,9 @@ import Foundation
 
 /// `timbre info FILE…`: format, length, stream properties and tags of audio files;
 /// `timbre info --system`: the CPU, the BLAS kernels and the C libraries this process runs on.
+/// A file cut short of what its header declares is shown with a `truncated` row (and a
+/// "truncation" object in JSON), said on stderr too, and makes the command exit 1, as an
+/// unreadable file does.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
@@ -29,7 +32,11 @@ struct InfoCommand: ParsableCommand {
         var reports: [FileInfoReport] = []
         for path in files {
             do {
-                reports.append(FileInfoReport(path: path, result: .success(try AudioMetadata.read(path: path))))
+                let metadata = try AudioMetadata.read(path: path)
+                if let truncation = metadata.truncation {
+                    FileHandle.standardError.write(Data("timbre info: \(path): truncated: \(truncation.summary)\n".utf8))
+                }
+                reports.append(FileInfoReport(path: path, result: .success(metadata)))
             } catch {
                 // Say so at once, carry on with the other files, and fail at the end.
                 FileHandle.standardError.write(Data("timbre info: \(error)\n".utf8))
@@ -53,9 +60,12 @@ struct FileInfoReport: Encodable {
     let path: String
     let result: Result<AudioMetadata, AudioError>
 
+    /// Unreadable, or cut short of its header.
     var failed: Bool {
-        if case .failure = result { return true }
-        return false
+        switch result {
+        case .failure: return true
+        case .success(let metadata): return metadata.truncation != nil
+        }
     }
 
     /// The metadata's fields plus "path", or "path" and "error".
@@ -80,6 +90,7 @@ struct FileInfoReport: Encodable {
             ("channels", "\(m.channels)"),
         ]
         if let bitrate = m.bitrate { rows.append(("bitrate", "\(bitrate) kbit/s")) }
+        if let truncation = m.truncation { rows.insert(("truncated", truncation.summary), at: 2) }
         let tags: [(String, String?)] = [
             ("title", m.title), ("artist", m.artist), ("album", m.album), ("album artist", m.albumArtist),
             ("genre", m.genre), ("year", m.year.map(String.init)), ("track", m.trackNumber.map(String.init)),
