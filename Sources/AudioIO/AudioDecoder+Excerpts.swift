@@ -47,9 +47,10 @@ extension AudioDecoder {
     /// declares no length it can be trusted on, when the stretches cover more than half of
     /// it, or when a seek fails or a stretch comes back short (damaged files then give the
     /// same errors as `decode`); `select` is then asked again, with the length of that decode.
-    /// `options.offset` and `options.duration` must be left unset. `options.maxDuration` caps
-    /// the audio decoded: the excerpts' total, or the whole file when it is decoded whole — so
-    /// a 10-hour mix still gives its excerpts under the default 3-hour cap.
+    /// `options.offset` and `options.duration` must be left unset. `options.maxDecodedBytes`
+    /// caps the samples decoded: the excerpts' (with their margins and resampled output), or the
+    /// whole file's when it is decoded whole — so a 10-hour mix still gives its excerpts under
+    /// the default 2 GiB.
     public static func decodeExcerpts(path: String, options: DecodeOptions = .init(),
                                       select: (_ totalSamples: Int) -> [Range<Int>]) throws(AudioError) -> DecodedExcerpts {
         try checkExcerptOptions(options, name: path)
@@ -110,22 +111,26 @@ extension AudioDecoder {
         let ranges = normalized(select(total), total: total, joiningWithin: 2 * excerptMargin)
         let wanted = ranges.reduce(0) { $0 + $1.count + 2 * excerptMargin }
         guard 2 * wanted < total else { return try whole() }
-        // The cap bounds what is decoded: a track longer than it can still give short excerpts.
-        guard Double(wanted) / Double(outputRate) <= options.maxDuration else {
-            throw .invalidParameters(path: source.name, reason: "the excerpts asked for are longer than the \(options.maxDuration) s limit (DecodeOptions.maxDuration)")
-        }
-
         // Output sample n sits on input sample n·from/to; it is a whole one when n is a
         // multiple of `step`.
         let divisor = gcd(inputRate, outputRate)
         let step = outputRate / divisor, inputStep = inputRate / divisor
-        var excerpts: [DecodedExcerpts.Excerpt] = []
-        var scratch = [Float](repeating: 0, count: 4096 * max(reader.channels, 2))
-        for range in ranges {
+        func inputSpan(_ range: Range<Int>) -> (start: Int64, end: Int64, outStart: Int) {
             let outStart = max(0, range.lowerBound - excerptMargin) / step * step
             let inStart = Int64(outStart / step) * Int64(inputStep)
             let outEnd = min(total, range.upperBound + excerptMargin)
             let inEnd = min(declared, (Int64(outEnd) * Int64(inputRate) + Int64(outputRate) - 1) / Int64(outputRate))
+            return (inStart, max(inStart, inEnd), outStart)
+        }
+        // The cap bounds what is decoded: a track longer than it can still give short excerpts.
+        var budget = DecodeBudget(options: options, name: source.name, sourceRate: inputRate)
+        try budget.checkDeclared(frames: ranges.reduce(Int64(0)) { $0 + inputSpan($1).end - inputSpan($1).start },
+                                 channels: reader.channels, what: "the excerpts asked for (with their margins) hold")
+
+        var excerpts: [DecodedExcerpts.Excerpt] = []
+        var scratch = [Float](repeating: 0, count: 4096 * max(reader.channels, 2))
+        for range in ranges {
+            let (inStart, inEnd, outStart) = inputSpan(range)
             guard reader.seek(toFrame: inStart) else { return try whole() }
             let want = Int(inEnd - inStart)
             var mono: [Float] = []
@@ -135,6 +140,7 @@ extension AudioDecoder {
                 if scratch.count < frames * reader.channels { scratch = [Float](repeating: 0, count: frames * reader.channels) }
                 let got = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
                     let n = try reader.read(into: buffer.baseAddress!, frames: frames)
+                    try budget.spend(frames: n, channels: reader.channels, kept: true)
                     appendDownmix(UnsafeBufferPointer(rebasing: buffer[0..<(n * reader.channels)]), channels: reader.channels, to: &mono)
                     return n
                 }

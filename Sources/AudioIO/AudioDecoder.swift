@@ -60,11 +60,11 @@ public enum AudioDecoder {
         let reader = try openReader(source, format: format, mixToMono: true, targetRate: options.targetSampleRate)
         let rate = Double(reader.sampleRate)
         let sourceChannels = reader.sourceChannels
+        var budget = DecodeBudget(options: options, name: source.name, sourceRate: reader.sampleRate)
         let mono = try readMono(reader, name: source.name,
                                 startFrame: frames(options.offset, rate),
                                 wantedFrames: options.duration.map { frames($0, rate) },
-                                capFrames: frames(options.maxDuration, rate),
-                                maxDuration: options.maxDuration,
+                                budget: &budget,
                                 trustsDeclaredLength: format != .mp3 || TruncationCheck.mp3HasExactLength(source))
         var samples = mono
         var outputRate = reader.sampleRate
@@ -77,15 +77,22 @@ public enum AudioDecoder {
     }
 
     /// Reads frames [startFrame, startFrame + wantedFrames) and averages the channels.
-    /// Never allocates from header sizes: the output grows as frames arrive, up to `capFrames`.
+    /// Never allocates from header sizes beyond the budget: a trusted declared length over the
+    /// cap is refused before anything is read, and the output grows as frames arrive, each
+    /// block counted (`DecodeBudget.spend`) before it is kept, its capacity never past the cap.
     private static func readMono(_ reader: any PCMStreamReader, name: String,
-                                 startFrame: Int64, wantedFrames: Int64?, capFrames: Int64,
-                                 maxDuration: Double, trustsDeclaredLength: Bool) throws(AudioError) -> [Float] {
+                                 startFrame: Int64, wantedFrames: Int64?, budget: inout DecodeBudget,
+                                 trustsDeclaredLength: Bool) throws(AudioError) -> [Float] {
         if let declared = reader.declaredFrames, startFrame >= declared { return [] }
+        if trustsDeclaredLength, let declared = reader.declaredFrames {
+            let part = min(declared - startFrame, wantedFrames ?? Int64.max)
+            try budget.checkDeclared(frames: part, channels: reader.channels,
+                                     what: part == declared ? "the header declares" : "the part asked for holds")
+        }
         let chunkFrames = 4096
         var scratch = [Float](repeating: 0, count: chunkFrames * max(reader.channels, 2))
         if startFrame > 0 && !reader.seek(toFrame: startFrame) {
-            // Streams that cannot seek there: decode from the start and drop, still bounded by the cap.
+            // Streams that cannot seek there: decode from the start and drop, still counted.
             guard reader.seek(toFrame: 0) else {
                 throw .corrupt(path: name, reason: "cannot seek to \(startFrame) frames nor back to the start")
             }
@@ -95,13 +102,13 @@ public enum AudioDecoder {
                     try reader.read(into: buffer.baseAddress!, frames: Int(min(Int64(buffer.count / reader.channels), startFrame - skipped)))
                 }
                 if n == 0 { return [] }
+                try budget.spend(frames: n, channels: reader.channels, kept: false)
                 skipped += Int64(n)
-                if skipped > capFrames { throw tooLong(name, maxDuration) }
             }
         }
-        let limit = min(wantedFrames ?? Int64.max, capFrames)
+        let limit = wantedFrames ?? Int64.max
         var mono: [Float] = []
-        mono.reserveCapacity(Int(min(limit, reader.declaredFrames ?? 0, 1 << 22)))
+        mono.reserveCapacity(Int(min(limit, reader.declaredFrames ?? 0, budget.remainingKeptFrames, 1 << 22)))
         var reachedEnd = false
         while Int64(mono.count) < limit {
             if scratch.count < chunkFrames * reader.channels {
@@ -110,17 +117,14 @@ public enum AudioDecoder {
             let want = Int(min(Int64(chunkFrames), limit - Int64(mono.count)))
             let n = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
                 let got = try reader.read(into: buffer.baseAddress!, frames: want)
+                guard got > 0 else { return 0 }
+                let ceiling = Int(min(Int64(Int.max / 2), Int64(mono.count) + budget.remainingKeptFrames))
+                try budget.spend(frames: got, channels: reader.channels, kept: true)
+                grow(&mono, toHold: mono.count + got, atMost: ceiling)
                 appendDownmix(UnsafeBufferPointer(rebasing: buffer[0..<(got * reader.channels)]), channels: reader.channels, to: &mono)
                 return got
             }
             if n == 0 { reachedEnd = true; break }
-        }
-        if !reachedEnd && (wantedFrames ?? Int64.max) > capFrames {
-            // Stopped at the cap: fail if the stream goes on.
-            let more = try scratch.withUnsafeMutableBufferPointer { buffer throws(AudioError) in
-                try reader.read(into: buffer.baseAddress!, frames: 1)
-            }
-            if more > 0 { throw tooLong(name, maxDuration) }
         }
         zeroNonFinite(&mono)
         if mono.isEmpty && startFrame == 0 && (wantedFrames ?? 1) > 0 {
@@ -133,14 +137,17 @@ public enum AudioDecoder {
         return mono
     }
 
+    /// Doubles `buffer`'s capacity as needed (as `append` would), but never past `ceiling`
+    /// elements, so a buffer near the decode cap does not jump to twice the cap.
+    static func grow(_ buffer: inout [Float], toHold count: Int, atMost ceiling: Int) {
+        guard count > buffer.capacity else { return }
+        buffer.reserveCapacity(max(count, min(max(buffer.capacity * 2, 4096), ceiling)))
+    }
+
     /// Seconds to a frame count, saturating far beyond any real file instead of trapping.
     private static func frames(_ seconds: Double, _ rate: Double) -> Int64 {
         let value = (seconds * rate).rounded()
         return value < 1e15 ? Int64(value) : 1_000_000_000_000_000
-    }
-
-    private static func tooLong(_ name: String, _ maxDuration: Double) -> AudioError {
-        .invalidParameters(path: name, reason: "longer than the \(maxDuration) s limit (DecodeOptions.maxDuration); set duration to read a part")
     }
 
     /// Damaged float data must not carry NaN or infinity into the features.

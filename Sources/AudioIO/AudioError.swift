@@ -6,6 +6,8 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     case unsupportedFormat(path: String, reason: String)
     case corrupt(path: String, reason: String)
     case invalidParameters(path: String, reason: String)
+    /// Decoding it would pass `DecodeOptions.maxDecodedBytes` (a declared length, or a stream that went on).
+    case tooLarge(path: String, reason: String)
     case writeFailed(path: String, reason: String)
 
     public var description: String {
@@ -16,6 +18,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
             return "\(path): not a supported audio format (WAV, FLAC, OGG/Vorbis, Opus, AIFF, MP3): \(reason)"
         case .corrupt(let path, let reason): return "\(path): corrupt or truncated audio: \(reason)"
         case .invalidParameters(let path, let reason): return "\(path): invalid audio parameters: \(reason)"
+        case .tooLarge(let path, let reason): return "\(path): too large to decode: \(reason)"
         case .writeFailed(let path, let reason): return "\(path): cannot write audio: \(reason)"
         }
     }

@@ -124,14 +124,14 @@ final class BadInputTests: XCTestCase {
     func testBadOptionsAreRejected() {
         let bytes = Self.wav()
         for options in [DecodeOptions(offset: -1), DecodeOptions(offset: .nan), DecodeOptions(duration: -2),
-                        DecodeOptions(duration: .infinity), DecodeOptions(maxDuration: 0), DecodeOptions(targetSampleRate: 0)] {
+                        DecodeOptions(duration: .infinity), DecodeOptions(maxDecodedBytes: 0), DecodeOptions(targetSampleRate: 0)] {
             XCTAssertThrowsError(try AudioDecoder.decode(bytes: bytes, options: options)) { error in
                 guard case AudioError.invalidParameters = error else { return XCTFail("\(error)") }
             }
         }
         // Huge but finite values saturate instead of overflowing a frame count.
         XCTAssertEqual(try AudioDecoder.decode(bytes: bytes, options: DecodeOptions(offset: 1e30)).samples, [])
-        XCTAssertEqual(try AudioDecoder.decode(bytes: bytes, options: DecodeOptions(targetSampleRate: nil, duration: 1e30, maxDuration: 1e300)).samples.count, 2000)
+        XCTAssertEqual(try AudioDecoder.decode(bytes: bytes, options: DecodeOptions(targetSampleRate: nil, duration: 1e30, maxDecodedBytes: Int.max)).samples.count, 2000)
     }
 
     func testCorruptPayloadsNeverCrash() throws {

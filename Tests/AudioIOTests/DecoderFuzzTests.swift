@@ -38,7 +38,7 @@ final class DecoderFuzzTests: XCTestCase {
             let (format, original) = seeds[iteration % seeds.count]
             let mutant = Self.mutate(original, using: &generator)
             let options = DecodeOptions(targetSampleRate: iteration % 2 == 0 ? nil : 22050,
-                                        offset: iteration % 5 == 0 ? 0.2 : 0, maxDuration: 120)
+                                        offset: iteration % 5 == 0 ? 0.2 : 0, maxDecodedBytes: 256 << 20)
             let name = "mutant-\(iteration).\(format.rawValue)"
             let path = directory.appendingPathComponent(name).path
             _ = FileManager.default.createFile(atPath: path, contents: Data(mutant))

@@ -157,14 +157,19 @@ final class DecoderRoundTripTests: XCTestCase {
         XCTAssertGreaterThan(TestAudio.correlation(part[...], whole[start..<(start + part.count)]), 0.999)
     }
 
-    func testMaxDurationCapThrowsInsteadOfGrowing() throws {
+    func testDecodedSampleCapThrowsInsteadOfGrowing() throws {
         let file = path("long.wav")
         try AudioWriter.write(TestAudio.sine(frequency: 440, sampleRate: 8000, seconds: 3), sampleRate: 8000, to: file)
-        XCTAssertThrowsError(try AudioDecoder.decode(path: file, options: DecodeOptions(maxDuration: 1))) { error in
-            XCTAssertTrue("\(error)".contains("long.wav") && "\(error)".contains("maxDuration"), "\(error)")
+        // One second of mono Float32 at the source rate.
+        let cap = 8000 * 4
+        XCTAssertThrowsError(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, maxDecodedBytes: cap))) { error in
+            guard case AudioError.tooLarge = error else { return XCTFail("\(error)") }
+            XCTAssertTrue("\(error)".contains("long.wav") && "\(error)".contains("TIMBRE_MAX_DECODED_BYTES"), "\(error)")
         }
         // Asking for less than the cap is fine.
-        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, duration: 0.5, maxDuration: 1)).samples.count, 4000)
+        XCTAssertEqual(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: nil, duration: 0.5, maxDecodedBytes: cap)).samples.count, 4000)
+        // The resampled output counts too: 0.5 s at 8 kHz is 16,000 bytes, and 44,100 more at 22,050 Hz.
+        XCTAssertThrowsError(try AudioDecoder.decode(path: file, options: DecodeOptions(targetSampleRate: 22050, duration: 0.5, maxDecodedBytes: cap)))
     }
 
     func testWrongExtensionStillDecodesFromContent() throws {

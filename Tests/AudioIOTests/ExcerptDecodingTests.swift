@@ -93,13 +93,14 @@ final class ExcerptDecodingTests: XCTestCase {
     func testTheDurationCapBoundsWhatIsDecodedNotTheFile() throws {
         let target = directory.appendingPathComponent("long.flac").path
         try AudioWriter.write(signal(rate: 44100), sampleRate: 44100, channels: 2, to: target)
-        let capped = DecodeOptions(maxDuration: 8)
+        // 8 s of 44.1 kHz stereo resampled to 22,050 Hz: 2 decoded + ½ resampled samples per frame.
+        let capped = DecodeOptions(maxDecodedBytes: 44100 * 8 * 10)
         XCTAssertThrowsError(try AudioDecoder.decode(path: target, options: capped)) { XCTAssertTrue("\($0)".contains("limit"), "\($0)") }
         // Five seconds of excerpts (plus margins) from a 20-second file under an 8-second cap.
         let excerpts = try AudioDecoder.decodeExcerpts(path: target, options: capped) { stretches($0) }
         XCTAssertFalse(excerpts.decodedWhole)
         XCTAssertEqual(excerpts.excerpts.count, 5)
-        XCTAssertThrowsError(try AudioDecoder.decodeExcerpts(path: target, options: DecodeOptions(maxDuration: 4)) { stretches($0) }) {
+        XCTAssertThrowsError(try AudioDecoder.decodeExcerpts(path: target, options: DecodeOptions(maxDecodedBytes: 44100 * 4 * 10)) { stretches($0) }) {
             XCTAssertTrue("\($0)".contains("limit"), "\($0)")
         }
     }
