@@ -8,7 +8,9 @@ import Glibc
 /// 16-bit PCM (clipped to [-1, 1], never wrapped), OGG/Vorbis, Opus, and MP3 through
 /// libsndfile's LAME encoder (with a LAME/Xing header, so decoders cut the encoder delay).
 /// Used for test material, the demo corpus and exports; Timbre never writes into a user's
-/// library. On failure no partial file is left behind.
+/// library. The file is written beside `path` under a temporary name, flushed and renamed
+/// over `path` (`rename(2)`): a file being replaced is never missing nor half written, and on
+/// failure no partial file is left behind and the old one stays.
 public enum AudioWriter {
     /// Rates Opus can store; others are resampled to 48 kHz (what opusenc does too).
     static let opusRates: Set<Int> = [8000, 12000, 16000, 24000, 48000]
@@ -36,11 +38,19 @@ public enum AudioWriter {
             samples = try resampleInterleaved(samples, channels: channels, from: sampleRate, to: 48000)
             rate = 48000
         }
+        // Into a temporary file beside `path`, renamed over it when complete (AtomicReplace).
+        try AtomicReplace.replace(path) { temporary throws(AudioError) in
+            try writeFile(samples, sampleRate: rate, channels: channels, to: temporary, reportedAs: path, format: format, quality: quality)
+        }
+    }
+
+    private static func writeFile(_ samples: [Float], sampleRate rate: Int, channels: Int, to temporary: String,
+                                  reportedAs path: String, format: AudioFileFormat, quality: Double) throws(AudioError) {
         var info = SF_INFO()
         info.samplerate = Int32(rate)
         info.channels = Int32(channels)
         info.format = format.sndfileFormat
-        guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
+        guard let file = sf_open(temporary, Int32(SFM_WRITE), &info) else {
             throw .writeFailed(path: path, reason: String(cString: sf_strerror(nil)))
         }
         if format.isLossy {
@@ -65,11 +75,9 @@ public enum AudioWriter {
         let writeError = written == frames ? nil : String(cString: sf_strerror(file))
         let closed = sf_close(file)
         if let writeError {
-            unlink(path)
             throw .writeFailed(path: path, reason: "wrote \(written) of \(frames) frames: \(writeError)")
         }
         if closed != 0 {
-            unlink(path)
             throw .writeFailed(path: path, reason: String(cString: sf_error_number(closed)))
         }
     }

@@ -117,19 +117,12 @@ struct CorpusWriter {
     static func renderTrack(_ plan: TrackPlan, synth: SoundFontSynth, directory: String) throws(DemoCorpusError) {
         var samples = synth.render(plan.composition)
         Mastering.master(&samples, sampleRate: synth.sampleRate, loudness: plan.composition.loudness)
-        let path = directory + "/" + plan.relativePath
-        let partial = path + ".partial"
+        // AudioWriter writes a temporary file beside `path` and renames it over `path`.
         do {
-            try AudioWriter.write(samples, sampleRate: synth.sampleRate, channels: 2, to: partial, format: plan.format, quality: plan.quality)
+            try AudioWriter.write(samples, sampleRate: synth.sampleRate, channels: 2, to: directory + "/" + plan.relativePath,
+                                  format: plan.format, quality: plan.quality)
         } catch {
-            try? FileManager.default.removeItem(atPath: partial)
             throw .audio(error)
-        }
-        do {
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: partial, toPath: path)
-        } catch {
-            throw .outputDirectory(path: directory, reason: "cannot move \(partial) into place: \(error.localizedDescription)")
         }
     }
 }

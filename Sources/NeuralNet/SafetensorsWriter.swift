@@ -39,12 +39,12 @@ extension SafetensorsFile {
         return out
     }
 
-    /// Writes to `url` through a temporary file and a rename, so a crash never leaves a
-    /// half-written model where a good one was.
+    /// Writes to `url` through a temporary file beside it, flushed and `rename(2)`d over it
+    /// (`AtomicFile`), so a reader or a crash never finds the file missing or half written.
     public func write(to url: URL) throws(SafetensorsError) {
         let bytes = try serialized()
-        do { try Data(bytes).write(to: url, options: .atomic) } catch {
-            throw .io(path: url.path, reason: "\(error)")
+        do { try AtomicFile.write(bytes, to: url.path) } catch {
+            throw .io(path: url.path, reason: error.reason)
         }
     }
 

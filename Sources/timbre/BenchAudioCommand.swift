@@ -56,7 +56,7 @@ struct BenchAudioRunCommand: ParsableCommand {
             let parts = dump.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let spectrogram = try frontEnd.logMel(AudioDecoder.decode(path: parts[0]).samples)
             let bytes = spectrogram.values.withUnsafeBytes { Data($0) }
-            try bytes.write(to: URL(fileURLWithPath: parts[1]))
+            try bytes.write(to: URL(fileURLWithPath: parts[1]), options: .atomic)
             dumped.append(["file": parts[0], "out": parts[1], "n_mels": spectrogram.nMels, "frames": spectrogram.frames])
         }
 

@@ -29,8 +29,8 @@ struct BenchAudioCorpusCommand: ParsableCommand {
 
 extension BenchCorpusPiece {
     /// Renders and writes the pieces whose file is missing, `jobs` at a time, with progress.
-    /// Each is written under a temporary name and renamed, so an interrupted run never leaves
-    /// a truncated file behind.
+    /// Each is written under a temporary name and renamed (by `AudioWriter`), so an interrupted
+    /// run never leaves a truncated file behind.
     static func writeMissing(_ items: [(piece: BenchCorpusPiece, path: String)], jobs: Int) throws {
         let missing = items.filter { !FileManager.default.fileExists(atPath: $0.path) }
         guard !missing.isEmpty else { return }
@@ -40,11 +40,9 @@ extension BenchCorpusPiece {
             for index in stride(from: worker, to: missing.count, by: max(1, jobs)) {
                 let (piece, finalPath) = missing[index]
                 let url = URL(fileURLWithPath: finalPath)
-                let partial = url.deletingLastPathComponent().appendingPathComponent(".partial-" + url.lastPathComponent).path
                 do {
                     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try AudioWriter.write(piece.render(), sampleRate: piece.sampleRate, channels: 2, to: partial, format: piece.format)
-                    try FileManager.default.moveItem(atPath: partial, toPath: finalPath)
+                    try AudioWriter.write(piece.render(), sampleRate: piece.sampleRate, channels: 2, to: finalPath, format: piece.format)
                     progress.advance(note: piece.fileName)
                 } catch {
                     failures.append("\(piece.fileName): \(error)")

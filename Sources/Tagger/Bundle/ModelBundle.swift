@@ -39,21 +39,15 @@ public struct ModelBundle {
         }
     }
 
-    /// Writes a temporary file beside `path` and renames it over `path` (`rename(2)` replaces
-    /// atomically): a crash mid-write never leaves half a model, nor no model.
+    /// Writes a temporary file beside `path`, flushes it and renames it over `path`
+    /// (`AtomicFile`: `rename(2)` replaces in one step): a reader or a crash mid-write never
+    /// finds half a model, nor no model.
     public func write(to path: String) throws(ModelBundleError) {
         let file = try file(path: path)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
         do {
-            try file.write(to: temporary)
+            try file.write(to: URL(fileURLWithPath: path))
         } catch {
             throw .invalid(path: path, reason: "cannot write: \(error)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            _ = try? FileManager.default.removeItem(at: temporary)
-            throw .invalid(path: path, reason: "cannot rename the written file into place: \(reason)")
         }
     }
 

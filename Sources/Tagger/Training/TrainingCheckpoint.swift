@@ -23,10 +23,9 @@ extension Trainer {
             "best": best.map { "\($0)" } ?? "",
             "epochs_without_improvement": "\(epochsWithoutImprovement)",
         ]
-        let temporary = runDirectory.appendingPathComponent(".checkpoint.tmp")
-        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: temporary)
-        _ = try? FileManager.default.removeItem(at: checkpointURL)
-        try FileManager.default.moveItem(at: temporary, to: checkpointURL)
+        // Replaced in one rename (AtomicFile), never deleted first: a kill mid-write leaves
+        // the previous epoch's checkpoint for --resume.
+        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: checkpointURL)
     }
 
     func loadCheckpoint() throws {
