@@ -100,45 +100,15 @@ struct ClientConnection {
     }
 }
 
-/// Runs a program to completion with `posix_spawn` + `waitpid` (see `ProcessRunner` for why
-/// not Foundation's `Process`), with extra environment variables, stdin from /dev/null and
-/// stdout and stderr collected in a temporary file.
+/// Runs a PostgreSQL client program to completion (`ProcessRunner`: `posix_spawn` + `waitpid`,
+/// stdin from /dev/null, stdout and stderr collected), with extra environment variables; a
+/// program that cannot be started is a `BackupError.clientFailed`.
 enum ClientProcess {
-    struct Output { let status: Int32; let text: String }
+    typealias Output = ProcessRunner.Output
 
     static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Output {
-        let outputPath = NSTemporaryDirectory() + "timbre-\(UUID().uuidString).out"
-        let outputDescriptor = open(outputPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard outputDescriptor >= 0 else {
-            throw CatalogError.fileSystem(path: outputPath, message: "cannot create a temporary file: " + String(cString: strerror(errno)))
+        try ProcessRunner.run(executable, arguments, environment: extra) { step, reason in
+            BackupError.clientFailed(tool: executable, status: -1, output: step.hasPrefix("wait") ? "waitpid: " + reason : reason)
         }
-        defer { close(outputDescriptor); unlink(outputPath) }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
-
-        var variables = ProcessInfo.processInfo.environment
-        for (key, value) in extra { variables[key] = value }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw BackupError.clientFailed(tool: executable, status: -1, output: String(cString: strerror(spawned)))
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw BackupError.clientFailed(tool: executable, status: -1, output: "waitpid: " + String(cString: strerror(errno)))
-            }
-        }
-        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        return Output(status: exitStatus, text: text)
     }
 }

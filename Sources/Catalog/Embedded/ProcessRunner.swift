@@ -8,7 +8,11 @@ import Foundation
 enum ProcessRunner {
     struct Output { let status: Int32; let text: String }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
+    /// `environment` adds to (or replaces in) this process's environment; `failure` makes the
+    /// error thrown when the program cannot be started or waited for (step, reason).
+    static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
+                    failure: (_ step: String, _ reason: String) -> any Error = { CatalogError.embeddedClusterFailed(step: $0, output: $1) })
+        throws -> Output {
         let outputPath = NSTemporaryDirectory() + "timbre-\(UUID().uuidString).out"
         // A new file (never an existing one, nor through a link planted in the shared /tmp).
         let outputDescriptor = open(outputPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -25,17 +29,17 @@ enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        var variables = ProcessInfo.processInfo.environment
+        for (key, value) in extra { variables[key] = value }
+        let envp: [UnsafeMutablePointer<CChar>?] = extra.isEmpty ? [] : variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw CatalogError.embeddedClusterFailed(step: "run \(executable)", output: String(cString: strerror(spawned)))
-        }
+        let spawned = extra.isEmpty ? posix_spawn(&pid, executable, &actions, nil, argv, environ)
+                                    : posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw failure("run \(executable)", String(cString: strerror(spawned))) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw CatalogError.embeddedClusterFailed(step: "wait for \(executable)", output: String(cString: strerror(errno)))
-            }
+            guard errno == EINTR else { throw failure("wait for \(executable)", String(cString: strerror(errno))) }
         }
         // WIFEXITED / WEXITSTATUS by hand: the macros are not imported into Swift.
         let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
