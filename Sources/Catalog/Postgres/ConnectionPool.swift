@@ -32,7 +32,10 @@ public final class ConnectionPool: @unchecked Sendable {
     ///
     /// - Parameter retryingOnConnectionLoss: run `body` once more on a new connection when
     ///   the connection died under it. Only for work that is safe to repeat (reads, upserts,
-    ///   whole transactions that rolled back).
+    ///   whole transactions that rolled back). The connection can die after the server committed
+    ///   but before its answer arrived, so a body that must not take effect twice either passes
+    ///   false or makes its second run find what the first one committed (`JobQueue`'s claim and
+    ///   track-less enqueue carry a token for that).
     @discardableResult
     public func withConnection<T>(retryingOnConnectionLoss: Bool = true,
                                   _ body: (PostgresConnection) throws -> T) throws -> T {
