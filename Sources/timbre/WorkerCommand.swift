@@ -20,6 +20,12 @@ struct TaggingOptions: ParsableArguments {
     @Option(help: "At most this many ~3 s chunks per track, spread evenly (default 24).")
     var maxChunks: Int?
 
+    @Option(help: "Seconds one file's decode may take, plus 1 s per minute of audio; a decode past it is abandoned and its job retried later on its own (0: no limit).")
+    var fileTimeout: Double = 120
+
+    @Option(help: "Seconds before a file that could not be read (missing, no permission, an I/O error, the disk away) is tried again; doubled on each later attempt.")
+    var retryDelay: Double = 30
+
     @Option(help: .hidden) var holdAfterClaim: Double = 0
 
     func workerOptions() throws -> WorkerOptions {
@@ -35,6 +41,10 @@ struct TaggingOptions: ParsableArguments {
             options.lease = lease
         }
         if let maxChunks { options.prediction.maxChunks = max(1, maxChunks) }
+        guard fileTimeout >= 0, fileTimeout.isFinite else { throw ValidationError("--file-timeout must be 0 (no limit) or more") }
+        options.fileTimeout = fileTimeout
+        guard retryDelay >= 0, retryDelay.isFinite else { throw ValidationError("--retry-delay must be 0 or more") }
+        options.retryDelay = retryDelay
         options.holdAfterClaim = max(0, holdAfterClaim)
         return options
     }
@@ -118,6 +128,12 @@ struct WorkerCommand: ParsableCommand {
             Where the active model's file is not on this machine, --remote-url sends each file to \
             another Timbre server's POST /api/v1/analysis/predict instead; while that server cannot \
             be used, jobs are handed back to the queue without spending an attempt.
+
+            A file that cannot be read right now (missing, no permission, an I/O error, the \
+            library's disk away) is retried after --retry-delay seconds, doubling, until its \
+            attempts are used up; a readable file that does not decode fails at once. A decode \
+            that runs past --file-timeout is abandoned and its job retried alone, as is every job \
+            of a batch whose worker died.
             """
     )
 
@@ -147,6 +163,7 @@ struct WorkerCommand: ParsableCommand {
             let done = try worker.run(drain: drain, shouldStop: { stopping.isSet }, progress: { progress in
                 let rate = Double(progress.tagged + progress.failed) / max(Date().timeIntervalSince(started), 1e-3)
                 var line = "tagged \(progress.tagged), failed \(progress.failed) (\(String(format: "%.1f", rate)) tracks/s)"
+                if progress.retrying > 0 { line += "; \(progress.retrying) to retry later" }
                 if progress.taggedRemotely > 0 || progress.handedBack > 0 {
                     line += "; \(progress.taggedRemotely) tagged remotely, \(progress.handedBack) handed back"
                 }
@@ -155,6 +172,9 @@ struct WorkerCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(started)
             var summary = "done: \(done.tagged) tagged, \(done.failed) failed, \(done.skipped) skipped in \(done.batches) batches, "
                 + String(format: "%.1f s", seconds)
+            if done.retrying > 0 || done.timedOut > 0 {
+                summary += "; \(done.retrying) jobs queued to retry later (file unreadable now or --file-timeout, \(done.timedOut) timed out)"
+            }
             if done.taggedRemotely > 0 || done.handedBack > 0 || worker.remote != nil {
                 summary += "; \(done.taggedRemotely) tagged through \(worker.remote?.server.description ?? "the remote server"), "
                     + "\(done.handedBack) jobs handed back while it could not be used"
@@ -219,6 +239,10 @@ func tagQueuedTracks(_ db: Database, tagging: TaggingOptions) throws {
     let seconds = Date().timeIntervalSince(started)
     print("tagged \(done.tagged), failed \(done.failed) in \(String(format: "%.1f", seconds)) s "
           + "(\(String(format: "%.1f", Double(done.tagged + done.failed) / max(seconds, 1e-3))) tracks/s)")
+    if done.retrying > 0 {
+        print("\(done.retrying) files could not be read now (or took longer than --file-timeout): their jobs stay queued "
+              + "for a later attempt by `timbre worker`, `timbre serve` or the next scan")
+    }
     print(timeSplit(done.timings))
 }
 
@@ -244,10 +268,14 @@ struct WorkerStats: Codable {
     var inferenceSource: String
     var taggedRemotely: Int
     var handedBack: Int
+    /// Jobs handed back to be tried later, and of them the files that outlived --file-timeout.
+    var retrying: Int
+    var timedOut: Int
 
     enum CodingKeys: String, CodingKey {
-        case tagged, failed, skipped, batches, seconds, concurrency, timings, inference
+        case tagged, failed, skipped, batches, seconds, concurrency, timings, inference, retrying
         case inferenceSource = "inference_source", taggedRemotely = "tagged_remotely", handedBack = "handed_back"
+        case timedOut = "timed_out"
     }
 
     init(progress: WorkerProgress, seconds: Double, concurrency: Int, inference: InferencePath? = nil) {
@@ -262,6 +290,8 @@ struct WorkerStats: Codable {
         }
         taggedRemotely = progress.taggedRemotely
         handedBack = progress.handedBack
+        retrying = progress.retrying
+        timedOut = progress.timedOut
     }
 
     func write(to path: String) throws {

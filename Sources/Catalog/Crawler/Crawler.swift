@@ -29,6 +29,9 @@ public typealias TrackMetadataReader = @Sendable (_ absolutePath: String, _ libr
 /// from one query. New and changed files get a `ContentHash`; a new path whose hash matches a
 /// track whose path vanished is that track moved (its row keeps its id, so tags, corrections
 /// and embedding stay). Files that vanished are marked gone, never deleted: they may come back.
+/// A moved or changed file whose track had failed (its file could not be read, or did not
+/// decode) is queued again, and a job of such a track still waiting out a retry starts over
+/// with all its attempts.
 /// A file that cannot be read is left as it was (not gone). Writes go in batched transactions.
 ///
 /// Unchanged tracks are not written at all (rewriting 100,000 rows per scan costs seconds and
@@ -122,8 +125,10 @@ public final class Crawler {
         }
         report.moved = moves.count
         for batch in moves.chunked(batchSize) {
-            try pool.withTransaction { connection in
+            report.jobsQueued += try pool.withTransaction { connection in
                 try TrackRepository.update(batch, retag: false, on: connection)
+                // A file that could not be read at its old path gets a new chance at its new one.
+                return try JobQueue.retagAfterFileChange(trackIDs: batch.map(\.id), on: connection)
             }
         }
         if !movedGoneIDs.isEmpty {
@@ -188,7 +193,9 @@ public final class Crawler {
             try TrackRepository.update(changeBatch, retag: true, on: connection)
             try TrackRepository.update(retouchBatch, retag: false, on: connection)
             let pending = try TrackRepository.revive(ids: goneRetouched, on: connection)
-            return try JobQueue.enqueue(kind: JobKind.tag, trackIDs: changeBatch.map(\.id) + pending, on: connection)
+            let queued = try JobQueue.enqueue(kind: JobKind.tag, trackIDs: changeBatch.map(\.id) + pending, on: connection)
+            // New content: a job still waiting out a retry starts over with every attempt.
+            return queued + (try JobQueue.retagAfterFileChange(trackIDs: changeBatch.map(\.id), on: connection))
         }
         report.jobsQueued += queued
         report.changed += changes.count

@@ -25,10 +25,17 @@ extension Worker {
         -> (outcomes: [Int64: Outcome], stop: RemoteStop?, audio: Double) {
         let state = RemoteBatchState(count: work.count)
         let labels = Set(version.labels)
+        let options = self.options
         @Sendable func tag(_ item: WorkItem) {
             let file: ReadOnlyFile
             do { file = try ReadOnlyFile(path: item.path, confinedTo: item.root) } catch {
-                state.finish(item.job.id, .failed(trackID: item.trackID, error: "\(error)"))
+                // A file that cannot be read now is tried again later, as on the local path.
+                if case let .transient(message)? = FileReadability.openProblem(error) {
+                    state.finish(item.job.id, .retry(trackID: item.trackID, error: message,
+                                                     delay: options.retryDelay(afterAttempt: item.job.attempts), alone: false))
+                } else {
+                    state.finish(item.job.id, .failed(trackID: item.trackID, error: "\(error)"))
+                }
                 return
             }
             let answer: RemotePrediction

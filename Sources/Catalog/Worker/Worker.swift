@@ -33,8 +33,30 @@ public struct WorkerOptions: Sendable {
     public var inference = InferenceMode.auto
     /// Tracks in flight to `remote` at once.
     public var remoteConcurrency = 2
+    /// Seconds one file's decode and features may take, plus 1 s for every minute of audio the
+    /// catalog knows the track to last; past it the decode is abandoned (its thread left to
+    /// finish), the job's lease is no longer renewed and the job is retried later, alone.
+    /// 0: no limit.
+    public var fileTimeout: TimeInterval = 120
+    /// Seconds before a job whose file could not be read is tried again; doubled after each
+    /// further attempt, at most `maxRetryDelay`.
+    public var retryDelay: TimeInterval = 30
+    public var maxRetryDelay: TimeInterval = 900
+    /// Tests: runs on the decode thread before each file is decoded (a hook to make one hang).
+    var beforeDecode: (@Sendable (_ path: String) -> Void)?
 
     public init() {}
+
+    /// The time limit for a file of `duration` seconds (nil when there is none).
+    func timeLimit(duration: Double?) -> Double? {
+        guard fileTimeout > 0 else { return nil }
+        return fileTimeout + max(0, duration ?? 0) / 60
+    }
+
+    /// Seconds before the next attempt of a job that has had `attempts`.
+    func retryDelay(afterAttempt attempts: Int) -> TimeInterval {
+        JobQueue.retryDelay(afterAttempt: attempts, base: retryDelay, cap: max(retryDelay, maxRetryDelay))
+    }
 }
 
 /// Where a worker runs the network.
@@ -74,6 +96,12 @@ public struct WorkerProgress: Sendable, Equatable {
     public var tagged = 0
     /// Tracks whose file could not be tagged (marked failed with the error).
     public var failed = 0
+    /// Jobs handed back for a later attempt (back-off): their file could not be read right now
+    /// (missing, no permission, an I/O error, the library's disk away) or outlived `fileTimeout`.
+    public var retrying = 0
+    /// Files whose decode outlived `fileTimeout` and was abandoned (each also counted in
+    /// `retrying`, or in `failed` on its last attempt).
+    public var timedOut = 0
     /// Jobs with nothing to do (track deleted or gone).
     public var skipped = 0
     /// Tracks whose file changed while their job ran: results dropped, queued again.
@@ -93,6 +121,7 @@ public struct WorkerProgress: Sendable, Equatable {
 
     mutating func add(_ other: WorkerProgress) {
         batches += other.batches; tagged += other.tagged; failed += other.failed; skipped += other.skipped
+        retrying += other.retrying; timedOut += other.timedOut
         requeued += other.requeued; lostLeases += other.lostLeases
         retrainings += other.retrainings
         taggedRemotely += other.taggedRemotely; handedBack += other.handedBack
@@ -132,7 +161,13 @@ public struct WorkerTimings: Sendable, Equatable, Codable {
 /// lease runs out, and results are upserts, so a job that runs twice still leaves one result.
 ///
 /// A file that cannot be decoded fails its track (with the error) and its job for good; it
-/// never stops the batch. A lost server connection is waited out (up to `reconnectTimeout`).
+/// never stops the batch. A file that cannot be read *now* (missing, no permission, an I/O
+/// error, the library's disk away: `FileReadability`) is not the file's fault: its job goes back
+/// to the queue for a later attempt (`retryDelay`, doubling), and only the last attempt fails the
+/// track. A decode that outlives `fileTimeout` is abandoned and its job retried alone, and a
+/// batch whose lease ran out (the worker died in it) is retried one job at a time (`JobQueue`),
+/// so one poisonous file costs its own attempts, never a whole batch's. A lost server
+/// connection is waited out (up to `reconnectTimeout`).
 /// Files are opened read-only by descriptor, confined to their library (`ReadOnlyFile`): one
 /// swapped for a symlink out of the library, a FIFO or a device fails its track, never blocks.
 ///
@@ -254,8 +289,9 @@ public final class Worker {
                     progress(total)
                     continue
                 }
-                if drain, try queue.openCount(kind: JobKind.tag) == 0,
-                   try !retrains || queue.openCount(kind: JobKind.retrain) == 0 { break }
+                // Jobs handed back to be retried later are left to later runs (or other workers).
+                if drain, try queue.openCount(kind: JobKind.tag, includingDeferred: false) == 0,
+                   try !retrains || queue.openCount(kind: JobKind.retrain, includingDeferred: false) == 0 { break }
             } catch let error as CatalogError where error.isTransient {
                 let since = unreachableSince ?? Date()
                 unreachableSince = since
@@ -340,7 +376,7 @@ public final class Worker {
         var stop: RemoteStop?
         switch engine {
         case let .local(loaded, inference):
-            tagLocally(work, model: loaded, inference: inference, outcomes: &outcomes, done: &done, lap: lap)
+            tagLocally(work, model: loaded, inference: inference, renewal: renewal, outcomes: &outcomes, done: &done, lap: lap)
         case let .remote(version, client):
             let result = tagRemotely(work, version: version, client: client)
             outcomes.merge(result.outcomes) { old, _ in old }
@@ -362,8 +398,13 @@ public final class Worker {
                 done.tagged += 1
                 if remotely { done.taggedRemotely += 1 }
             case .failed: done.failed += 1
+            case .retry:
+                if written.gaveUp.contains(jobID) { done.failed += 1 } else { done.retrying += 1 }
             case .skipped: done.skipped += 1
             }
+        }
+        if done.retrying > 0 {
+            logger.info("\(done.retrying) files could not be read now (or outlived --file-timeout); their jobs are queued for a later attempt")
         }
         if !written.lost.isEmpty {
             logger.warning("\(written.lost.count) jobs were claimed by another worker after their lease ran out; their results were not written")
@@ -377,19 +418,36 @@ public final class Worker {
         return done
     }
 
-    /// The local path: decode and chunk on `concurrency` threads, one network over the batch.
-    private func tagLocally(_ work: [WorkItem], model: LoadedModel, inference: BatchInference,
+    /// The local path: decode and chunk on `concurrency` threads (each file within its time
+    /// limit), one network over the batch.
+    private func tagLocally(_ work: [WorkItem], model: LoadedModel, inference: BatchInference, renewal: LeaseRenewal,
                             outcomes: inout [Int64: Outcome], done: inout WorkerProgress, lap: () -> Double) {
-        let features = computeFeatures(files: work.map { ($0.path, $0.root) }, inference: inference)
+        let features = computeFeatures(work, inference: inference) { index, limit in
+            let item = work[index]
+            renewal.drop(item.job.id)
+            let seconds = String(format: "%.0f", limit)
+            logger.warning("\(item.path): still decoding after \(seconds) s (--file-timeout); abandoned, its job is retried later on its own (\(DecodeRunner.stuckThreads) decode threads stuck)")
+        }
         done.timings.frontEnd = lap()
         var ready: [(index: Int, chunks: TrackChunks)] = []
         for (index, result) in features.enumerated() {
+            let item = work[index]
             switch result {
-            case let .success(chunks):
+            case let .chunks(chunks):
                 ready.append((index, chunks))
                 done.timings.decode += chunks.decodeSeconds
                 done.timings.features += chunks.featureSeconds
-            case let .failure(error): outcomes[work[index].job.id] = .failed(trackID: work[index].trackID, error: "\(error)")
+            case let .problem(.permanent(message)):
+                outcomes[item.job.id] = .failed(trackID: item.trackID, error: message)
+            case let .problem(.transient(message)):
+                outcomes[item.job.id] = .retry(trackID: item.trackID, error: message,
+                                               delay: options.retryDelay(afterAttempt: item.job.attempts), alone: false)
+            case let .timedOut(limit):
+                done.timedOut += 1
+                outcomes[item.job.id] = .retry(trackID: item.trackID,
+                                               error: "\(item.path): decoding took longer than \(String(format: "%.0f", limit)) s "
+                                                   + "(the file time limit, --file-timeout); abandoned",
+                                               delay: options.retryDelay(afterAttempt: item.job.attempts), alone: true)
             }
         }
         do {
@@ -415,39 +473,53 @@ public final class Worker {
     enum Outcome {
         case tagged(trackID: Int64, probabilities: [String: Float], embedding: [Float])
         case failed(trackID: Int64?, error: String)
+        /// Not now: hand the job back to be tried again in `delay` seconds (alone, with `alone`).
+        case retry(trackID: Int64, error: String, delay: TimeInterval, alone: Bool)
         case skipped
 
         var trackID: Int64? {
             switch self {
             case let .tagged(trackID, _, _): return trackID
             case let .failed(trackID, _): return trackID
+            case let .retry(trackID, _, _, _): return trackID
             case .skipped: return nil
             }
         }
     }
 
-    /// Decodes and chunks the files on `concurrency` threads, each taking the next file; each
-    /// file is opened confined to its library root.
-    private func computeFeatures(files: [(path: String, root: String)], inference: BatchInference) -> [Result<TrackChunks, any Error>] {
-        let slots = ResultSlots(count: files.count)
-        let threads = min(options.concurrency, files.count)
-        guard threads > 0 else { return [] }
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            while let index = slots.nextIndex() {
-                let result: Result<TrackChunks, any Error>
-                do { result = .success(try inference.features(path: files[index].path, libraryRoot: files[index].root)) } catch {
-                    result = .failure(error)
-                }
-                slots.set(index, result)
+    /// Decodes and chunks the files on `concurrency` threads, each taking the next file, each
+    /// within its time limit (`timedOut` is called when one is given up on); each file is opened
+    /// confined to its library root, and a failure says whether it may pass (`FileReadability`).
+    private func computeFeatures(_ work: [WorkItem], inference: BatchInference,
+                                 timedOut: (_ index: Int, _ limit: Double) -> Void) -> [DecodeRunner.Result] {
+        let files = work.map { (path: $0.path, root: $0.root) }
+        let limits = work.map { options.timeLimit(duration: $0.duration) }
+        let beforeDecode = options.beforeDecode
+        let runner = DecodeRunner(limits: limits) { index in
+            let (path, root) = files[index]
+            beforeDecode?(path)
+            do { return .chunks(try inference.features(path: path, libraryRoot: root)) } catch {
+                return .problem(FileReadability.classify(error, path: path, root: root))
             }
         }
-        return slots.results
+        return runner.run(threads: options.concurrency) { index in timedOut(index, limits[index] ?? 0) }
+    }
+
+    /// What `write` did besides storing results.
+    struct Written {
+        /// Jobs another worker holds now: nothing of theirs written.
+        var lost: Set<Int64> = []
+        /// Jobs whose file changed since they began: results dropped, the track queued again.
+        var requeued: Set<Int64> = []
+        /// `retry` jobs that had no attempt left: failed, with their track.
+        var gaveUp: Set<Int64> = []
     }
 
     /// All of a batch's results and job states in one transaction, retried while the server is
     /// away. Returns the jobs whose results were dropped: `lost` (another worker holds the job
-    /// now) and `requeued` (the file changed since the job began; queued again).
-    private func write(_ outcomes: [Int64: Outcome], startedFrom: [Int64: [UInt8]]) throws -> (lost: Set<Int64>, requeued: Set<Int64>) {
+    /// now) and `requeued` (the file changed since the job began; queued again), and the
+    /// retries that used the job's last attempt (`gaveUp`).
+    private func write(_ outcomes: [Int64: Outcome], startedFrom: [Int64: [UInt8]]) throws -> Written {
         let modelID = model.version.id
         let owner = options.owner
         let started = Date()
@@ -455,7 +527,7 @@ public final class Worker {
             do {
                 return try pool.withTransaction { connection in
                     var tagged: [Int64] = [], again: [Int64] = []
-                    var lost: Set<Int64> = [], requeued: Set<Int64> = []
+                    var written = Written()
                     // The tracks first, in id order (the crawler also locks a track before
                     // queueing its job), so a concurrent rescan waits for this batch or this
                     // batch sees the rescan's new hash.
@@ -474,25 +546,35 @@ public final class Worker {
                     }
                     for (jobID, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
                         if let trackID = outcome.trackID, changed(jobID, trackID) {
-                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { lost.insert(jobID); continue }
+                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { written.lost.insert(jobID); continue }
                             again.append(trackID)
-                            requeued.insert(jobID)
+                            written.requeued.insert(jobID)
                             continue
                         }
                         switch outcome {
                         case let .tagged(trackID, probabilities, embedding):
-                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { lost.insert(jobID); continue }
+                            guard try JobQueue.complete(jobID: jobID, owner: owner, on: connection) else { written.lost.insert(jobID); continue }
                             try PredictionStore.write(trackID: trackID, modelID: modelID, probabilities: probabilities,
                                                       embedding: embedding, on: connection)
                             tagged.append(trackID)
                         case let .failed(trackID, error):
                             guard try JobQueue.failPermanently(jobID: jobID, owner: owner, error: error, on: connection) else {
-                                lost.insert(jobID)
+                                written.lost.insert(jobID)
                                 continue
                             }
                             if let trackID { try TrackRepository.markFailed(trackID: trackID, error: error, on: connection) }
+                        case let .retry(trackID, error, delay, alone):
+                            guard let state = try JobQueue.retryLater(jobID: jobID, owner: owner, error: error, delay: delay, alone: alone,
+                                                                      on: connection) else {
+                                written.lost.insert(jobID)
+                                continue
+                            }
+                            if state == .failed {
+                                written.gaveUp.insert(jobID)
+                                try TrackRepository.markFailed(trackID: trackID, error: error, on: connection)
+                            }
                         case .skipped:
-                            if !(try JobQueue.complete(jobID: jobID, owner: owner, on: connection)) { lost.insert(jobID) }
+                            if !(try JobQueue.complete(jobID: jobID, owner: owner, on: connection)) { written.lost.insert(jobID) }
                         }
                     }
                     // Finished above, so the open-job index lets the new jobs in.
@@ -502,42 +584,13 @@ public final class Worker {
                     if active.rowCount == 1, try active.int(0, 0) != modelID {
                         try JobQueue.enqueue(kind: JobKind.tag, trackIDs: tagged, on: connection)
                     }
-                    return (lost, requeued)
+                    return written
                 }
             } catch let error as CatalogError where error.isTransient && Date().timeIntervalSince(started) < options.reconnectTimeout {
                 logger.warning("could not store a batch's results, retrying: \(error)")
                 Thread.sleep(forTimeInterval: min(2, options.pollInterval))
             }
         }
-    }
-}
-
-/// Per-file results filled by several threads.
-private final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private var slots: [Result<TrackChunks, any Error>?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func nextIndex() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < slots.count else { return nil }
-        next += 1
-        return next - 1
-    }
-
-    func set(_ index: Int, _ result: Result<TrackChunks, any Error>) {
-        lock.lock()
-        slots[index] = result
-        lock.unlock()
-    }
-
-    var results: [Result<TrackChunks, any Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots.map { $0 ?? .failure(CatalogError.invalidArgument("no result")) }
     }
 }
 
