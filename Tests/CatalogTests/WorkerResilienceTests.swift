@@ -244,6 +244,8 @@ final class WorkerResilienceTests: XCTestCase {
                            .permanent("/m/a.mp3: cannot be read: \(permanent)"))
         }
         XCTAssertNil(FileReadability.openProblem(AudioError.corrupt(path: "/m/a.mp3", reason: "bad frame")), "a decoder's error")
+        XCTAssertEqual(FileReadability.openProblem(AudioError.tooLarge(path: "/m/a.flac", reason: "2 h at 768 kHz")),
+                       .permanent("/m/a.flac: too large to decode: 2 h at 768 kHz"), "over the decode cap: read, and refused")
         // A decode error is believed only of a file that reads through.
         let readable = fixture.root.appendingPathComponent("readable.mp3")
         try Data(repeating: 7, count: 3 << 20).write(to: readable)

@@ -51,8 +51,8 @@ enum FileReadability {
         return .permanent("\(error)")
     }
 
-    /// What an error from opening a library file (`ReadOnlyFile(path:confinedTo:)`) means; nil
-    /// for an error of another kind (a decoder's).
+    /// What an error from opening a library file (`ReadOnlyFile(path:confinedTo:)`) means, or a
+    /// decode cap's refusal (`tooLarge`: the file was read); nil for a decoder's other errors.
     static func openProblem(_ error: any Error) -> FileProblem? {
         guard let audio = error as? AudioError else { return nil }
         switch audio {
@@ -65,6 +65,9 @@ enum FileReadability {
                 || transientReasons.contains(reason) {
                 return .transient("\(audio)")
             }
+            return .permanent("\(audio)")
+        case .tooLarge:
+            // Decided from what was read (a declared length, or the samples so far): the file reads.
             return .permanent("\(audio)")
         default:
             return nil
