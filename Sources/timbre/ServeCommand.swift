@@ -28,10 +28,17 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The web UI's folder (default: web/ beside the executable or above it; $TIMBRE_WEB).") var web: String?
     @Option(help: "The model file a fresh catalog starts with (default: the shipped models/default/model.safetensors).")
     var model: String?
+    @Option(help: "Built-in worker: seconds one file's decode may take, plus 1 s per minute of audio; past it the decode is abandoned and its job retried alone (0: no limit).")
+    var fileTimeout: Double = 120
+    @Option(help: "Built-in worker: seconds before a file that could not be read (missing, no permission, an I/O error, the disk away) is tried again; doubled each time.")
+    var retryDelay: Double = 30
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+        guard fileTimeout >= 0, fileTimeout.isFinite, retryDelay >= 0, retryDelay.isFinite else {
+            throw ValidationError("--file-timeout must be 0 (no limit) or more, --retry-delay 0 or more")
+        }
         guard workers >= 0, threads >= 1, maxUploadMB >= 1, maxJSONKB >= 1, rescanInterval >= 0 else {
             throw ValidationError("--workers must be ≥ 0; --threads, --max-upload-mb and --max-json-kb ≥ 1; --rescan-interval ≥ 0")
         }
@@ -63,6 +70,8 @@ struct ServeCommand: ParsableCommand {
             let path = model ?? defaultModelPath()
             var options = WorkerOptions()
             options.concurrency = workers
+            options.fileTimeout = fileTimeout
+            options.retryDelay = retryDelay
             options.owner += ":serve"
             let loaded = try ActiveModel.load(models: db.models, defaultPath: FileManager.default.fileExists(atPath: path) ? path : nil,
                                               searched: [path])
