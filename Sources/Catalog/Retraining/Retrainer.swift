@@ -204,7 +204,8 @@ public struct Retrainer {
         // as long as the candidate's best epoch, kept only if it passes the replay check too.
         if verdict.promote, config.refitOnAllCorrections {
             let refitTrain = sets[0] + sets[1] + gateCorrectedExamples
-            progress("refitting on all \(report.counts.correctedTracks - report.counts.unreadable) corrected tracks "
+            let correctedCount = report.counts.trainCorrected + report.counts.validationCorrected + report.counts.gateCorrected
+            progress("refitting on all \(correctedCount) corrected tracks "
                      + "and \(report.counts.trainReplay + report.counts.validationReplay) replay tracks for \(result.bestEpoch) epochs")
             let refit = try tuner.run(train: refitTrain, validation: gateReplayExamples, fixedEpochs: result.bestEpoch)
             let replay = gate.evaluate(corrected: [], replay: try replayPairs(refit.bundle)).gate

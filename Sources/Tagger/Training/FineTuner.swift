@@ -315,8 +315,9 @@ public final class FineTuner {
         guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return }
         let l = weight.shape[0], d = weight.shape[1]
         guard first < l else { return }
+        let used = examples.filter { $0.mask[first...].contains(where: { $0 > 0 }) }
         var embeddings: [[Float]] = []
-        for example in examples where example.mask[first...].contains(where: { $0 > 0 }) {
+        for example in used {
             let size = example.chunks.nMels * example.chunks.frames
             var rows: [Float] = []
             var start = 0
@@ -329,7 +330,6 @@ public final class FineTuner {
             }
             embeddings.append(rows)
         }
-        let used = examples.filter { $0.mask[first...].contains(where: { $0 > 0 }) }
         for j in first..<l {
             var features: [Float] = [], targets: [Float] = [], weights: [Float] = []
             for (example, rows) in zip(used, embeddings) where example.mask[j] > 0 {
