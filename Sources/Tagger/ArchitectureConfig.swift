@@ -5,6 +5,9 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case resnetSE = "resnet_se"
         case baseline
+        /// The ResNet-SE's stages, then per-frame features (mean over frequency) through an LSTM,
+        /// its outputs averaged over time, into the same head.
+        case cnnLSTM = "cnn_lstm"
     }
 
     public var kind: Kind = .resnetSE
@@ -19,13 +22,20 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
     public var blocks = [2, 3, 2]
     /// Squeeze-and-excitation reduction r: hidden width max(1, channels / r).
     public var attentionReduction = 16
+    /// `cnn_lstm` only: the LSTM's hidden size per direction, its layers, and whether it also
+    /// reads the sequence backwards.
+    public var lstmHidden = 128
+    public var lstmLayers = 1
+    public var bidirectional = true
 
     public init(kind: Kind = .resnetSE, numGenres: Int, inputChannels: Int = 1, baseChannels: Int = 64,
                 useAttention: Bool = true, embeddingDim: Int = 256, dropout: Float = 0.3,
-                blocks: [Int] = [2, 3, 2], attentionReduction: Int = 16) {
+                blocks: [Int] = [2, 3, 2], attentionReduction: Int = 16,
+                lstmHidden: Int = 128, lstmLayers: Int = 1, bidirectional: Bool = true) {
         self.kind = kind; self.numGenres = numGenres; self.inputChannels = inputChannels
         self.baseChannels = baseChannels; self.useAttention = useAttention; self.embeddingDim = embeddingDim
         self.dropout = dropout; self.blocks = blocks; self.attentionReduction = attentionReduction
+        self.lstmHidden = lstmHidden; self.lstmLayers = lstmLayers; self.bidirectional = bidirectional
     }
 
     enum CodingKeys: String, CodingKey {
@@ -38,6 +48,9 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         case dropout
         case blocks
         case attentionReduction = "attention_reduction"
+        case lstmHidden = "lstm_hidden"
+        case lstmLayers = "lstm_layers"
+        case bidirectional
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +65,28 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? defaults.dropout
         blocks = try c.decodeIfPresent([Int].self, forKey: .blocks) ?? defaults.blocks
         attentionReduction = try c.decodeIfPresent(Int.self, forKey: .attentionReduction) ?? defaults.attentionReduction
+        lstmHidden = try c.decodeIfPresent(Int.self, forKey: .lstmHidden) ?? defaults.lstmHidden
+        lstmLayers = try c.decodeIfPresent(Int.self, forKey: .lstmLayers) ?? defaults.lstmLayers
+        bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? defaults.bidirectional
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(numGenres, forKey: .numGenres)
+        try c.encode(inputChannels, forKey: .inputChannels)
+        try c.encode(baseChannels, forKey: .baseChannels)
+        try c.encode(useAttention, forKey: .useAttention)
+        try c.encode(embeddingDim, forKey: .embeddingDim)
+        try c.encode(dropout, forKey: .dropout)
+        try c.encode(blocks, forKey: .blocks)
+        try c.encode(attentionReduction, forKey: .attentionReduction)
+        // Written only where they mean something, so other models' configs read as before.
+        if kind == .cnnLSTM {
+            try c.encode(lstmHidden, forKey: .lstmHidden)
+            try c.encode(lstmLayers, forKey: .lstmLayers)
+            try c.encode(bidirectional, forKey: .bidirectional)
+        }
     }
 
     /// What is wrong with this configuration, empty when a network can be built from it.
@@ -66,7 +101,11 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         check("base_channels", baseChannels, 1024)
         check("embedding_dim", embeddingDim, 65_536)
         if !(dropout >= 0 && dropout < 1) { found.append("dropout must be in [0, 1), got \(dropout)") }
-        if kind == .resnetSE {
+        if kind == .cnnLSTM {
+            check("lstm_hidden", lstmHidden, 8192)
+            check("lstm_layers", lstmLayers, 8)
+        }
+        if kind == .resnetSE || kind == .cnnLSTM {
             if blocks.isEmpty || blocks.contains(where: { $0 < 1 }) {
                 found.append("blocks must list at least one stage, each with at least 1 block, got \(blocks)")
             }

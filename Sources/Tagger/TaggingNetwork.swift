@@ -68,5 +68,6 @@ public func makeNetwork(_ config: ArchitectureConfig, seed: UInt64) -> any Taggi
     switch config.kind {
     case .resnetSE: MultiLabelAudioCNN(config, seed: seed)
     case .baseline: BaselineCNN(config, seed: seed)
+    case .cnnLSTM: CNNLSTMNetwork(config, seed: seed)
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 /// The Swift networks against the PyTorch reference (tools/reference/model.py), in the manner
 /// of llm.c's test_gpt2: load the reference's weights and a batch, then compare the forward
 /// pass, the loss, every gradient, and the state after three AdamW steps.
-/// Fixtures: Tests/Fixtures/model/{resnet_se_tiny,baseline_tiny}.safetensors, written by
+/// Fixtures: Tests/Fixtures/model/{resnet_se_tiny,baseline_tiny,cnn_lstm_tiny}.safetensors, written by
 /// tools/golden/make_model_fixtures.py.
 final class GoldenModelTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath)
@@ -85,8 +85,11 @@ final class GoldenModelTests: XCTestCase {
         XCTAssertEqual(Set(grads.keys), Set(net.parameters.map(\.name)))
         // A Linear bias right before BatchNorm has a zero gradient in exact arithmetic: both
         // sides hold rounding noise (~1e-7) there, hence the absolute floor.
+        // embedding.0.bias is such a bias: its "gradient" is noise on both sides (1e-6 behind the
+        // CNN + LSTM's longer chain), checked only for staying noise-sized.
         for parameter in net.parameters {
-            assertClose(parameter.grad, try XCTUnwrap(grads[parameter.name]), rel: 1e-3, abs: 1e-6,
+            let noise = parameter.name == Self.biasBeforeNorm
+            assertClose(parameter.grad, try XCTUnwrap(grads[parameter.name]), rel: 1e-3, abs: noise ? 2e-5 : 1e-6,
                         "\(name) grad \(parameter.name)")
         }
 
@@ -108,14 +111,21 @@ final class GoldenModelTests: XCTestCase {
         for (got, want) in zip(losses, expectedLosses) { XCTAssertEqual(got, want, accuracy: 1e-4, "\(name) losses \(losses)") }
         let after = golden.group("step3")
         XCTAssertEqual(Set(after.keys), Set(net.stateDict().map(\.name)))
+        // AdamW turns that noise into steps of up to lr·noise/eps: 1e-4 of 0.3 after three steps.
         for (entry, tensor) in net.stateDict() {
-            assertClose(tensor, try XCTUnwrap(after[entry]), rel: 1e-4, "\(name) after 3 AdamW steps: \(entry)")
+            assertClose(tensor, try XCTUnwrap(after[entry]), rel: entry == Self.biasBeforeNorm ? 1e-3 : 1e-4,
+                        "\(name) after 3 AdamW steps: \(entry)")
         }
     }
+
+    /// The Linear bias feeding the embedding's BatchNorm: zero gradient in exact arithmetic.
+    static let biasBeforeNorm = "embedding.0.bias"
 
     func testResNetSEMatchesPyTorch() throws { try runGolden("resnet_se_tiny") }
 
     func testBaselineMatchesPyTorch() throws { try runGolden("baseline_tiny") }
+
+    func testCNNLSTMMatchesPyTorch() throws { try runGolden("cnn_lstm_tiny") }
 
     /// The trained state written as safetensors (I64 counters, as PyTorch) and read into a
     /// fresh network gives the same eval outputs.

@@ -11,7 +11,7 @@ final class ShippedConfigTests: XCTestCase {
         let all = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".yaml") }.sorted()
         XCTAssertTrue(all.contains("retrain.yaml"))
         let names = all.filter { $0 != "retrain.yaml" }
-        XCTAssertEqual(names, ["baseline_8genres.yaml", "default.yaml", "multilabel_50genres.yaml"])
+        XCTAssertEqual(names, ["baseline_8genres.yaml", "cnn_lstm.yaml", "default.yaml", "multilabel_50genres.yaml"])
         for name in names {
             var config = try ExperimentConfig.load(configs.appendingPathComponent(name).path)
             XCTAssertEqual(config.problems, [], name)
@@ -24,5 +24,10 @@ final class ShippedConfigTests: XCTestCase {
         let baseline = try ExperimentConfig.load(configs.appendingPathComponent("baseline_8genres.yaml").path)
         XCTAssertEqual(baseline.model.kind, .baseline)
         XCTAssertFalse(baseline.augmentation.specAugment)
+        let lstm = try ExperimentConfig.load(configs.appendingPathComponent("cnn_lstm.yaml").path)
+        XCTAssertEqual(lstm.model.kind, .cnnLSTM)
+        XCTAssertEqual([lstm.model.lstmHidden, lstm.model.lstmLayers], [128, 1])
+        XCTAssertTrue(lstm.model.bidirectional)
+        XCTAssertEqual(lstm.chunking.frames, 430)
     }
 }

@@ -18,6 +18,11 @@ Files (safetensors; config and settings as JSON strings in `__metadata__`):
                                             first train-mode forward/backward
       step3.<name>   state_dict after 3 x (zero_grad, train forward, loss, backward, AdamW step)
       losses         the loss of each of the 3 steps
+  cnn_lstm_tiny.safetensors   the same for the CNN + LSTM network
+  lstm.safetensors       nn.LSTM (2 layers, bidirectional, batch-first) alone: weights.<name>,
+                         input, upstream (a fixed dL/d output), output, dinput, grad.<name>,
+                         step3.<name> after 3 AdamW steps on L = Σ output·upstream, and the same
+                         for a 1-layer unidirectional LSTM under uni.*
   bce.safetensors        BCEWithLogitsLoss values and gradients (with/without pos_weight)
   optimizers.safetensors Adam, AdamW, SGD(+momentum, nesterov) trajectories on fixed gradients
   clip.safetensors       clip_grad_norm_ results
@@ -132,6 +137,39 @@ def model_fixture(file: str, config: dict, seed: int) -> None:
                          optimizer={"kind": "adamw", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-3,
                                     "weight_decay": 1e-2, "steps": 3},
                          loss={"kind": "bce_with_logits", "reduction": "mean"}))
+
+
+# ---------------------------------------------------------------- LSTM
+def lstm_case(prefix: str, out: dict, *, input_size: int, hidden: int, layers: int, bidirectional: bool,
+              batch: int, steps: int) -> dict:
+    lstm = torch.nn.LSTM(input_size, hidden, layers, batch_first=True, bidirectional=bidirectional)
+    x = torch.randn(batch, steps, input_size, requires_grad=True)
+    upstream = torch.randn(batch, steps, hidden * (2 if bidirectional else 1))
+    out.update({f"{prefix}weights.{k}": v.clone() for k, v in lstm.state_dict().items()})
+    y, _ = lstm(x)
+    (y * upstream).sum().backward()
+    out[f"{prefix}input"], out[f"{prefix}upstream"], out[f"{prefix}output"] = x.detach(), upstream, y.detach()
+    out[f"{prefix}dinput"] = x.grad.clone()
+    out.update({f"{prefix}grad.{k}": p.grad.clone() for k, p in lstm.named_parameters()})
+    optimizer = torch.optim.AdamW(lstm.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        y, _ = lstm(x.detach())
+        (y * upstream).sum().backward()
+        optimizer.step()
+    out.update({f"{prefix}step3.{k}": v.clone() for k, v in lstm.state_dict().items()})
+    return dict(input_size=input_size, hidden=hidden, layers=layers, bidirectional=bidirectional,
+                batch=batch, steps=steps, names=[k for k, _ in lstm.named_parameters()])
+
+
+def lstm_fixture() -> None:
+    torch.manual_seed(5)
+    out: dict[str, torch.Tensor] = {}
+    main = lstm_case("", out, input_size=4, hidden=6, layers=2, bidirectional=True, batch=3, steps=5)
+    uni = lstm_case("uni.", out, input_size=3, hidden=5, layers=1, bidirectional=False, batch=2, steps=7)
+    save("lstm.safetensors", out, meta(main=main, uni=uni,
+                                       optimizer={"kind": "adamw", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-3,
+                                                  "weight_decay": 1e-2, "steps": 3}))
 
 
 # ---------------------------------------------------------------- loss
@@ -277,6 +315,11 @@ def main() -> None:
                   {"kind": "baseline", "num_genres": 5, "input_channels": 1, "base_channels": 4,
                    "use_attention": False, "embedding_dim": 16, "dropout": 0.0, "blocks": [],
                    "attention_reduction": 16}, seed=2)
+    model_fixture("cnn_lstm_tiny.safetensors",
+                  {"kind": "cnn_lstm", "num_genres": 5, "input_channels": 1, "base_channels": 8,
+                   "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 1],
+                   "attention_reduction": 4, "lstm_hidden": 6, "lstm_layers": 2, "bidirectional": True}, seed=3)
+    lstm_fixture()
     bce_fixture()
     optimizer_fixture()
     clip_fixture()

@@ -108,10 +108,40 @@ class BaselineCNN(nn.Module):
         return self.classifier(self.dropout(self.get_embeddings(x)))
 
 
+class CNNLSTM(nn.Module):
+    """The seed's CNN + LSTM: MultiLabelAudioCNN's stem and stages, the mean over frequency of
+    the last feature map as a (B, frames, channels) sequence, an LSTM (batch-first, zero initial
+    state), its outputs averaged over time, then the same embedding and classifier."""
+
+    def __init__(self, num_genres: int, input_channels: int = 1, base_channels: int = 64,
+                 use_attention: bool = True, embedding_dim: int = 256, dropout: float = 0.3,
+                 blocks=(2, 3, 2), reduction: int = 16, lstm_hidden: int = 128, lstm_layers: int = 1,
+                 bidirectional: bool = True):
+        super().__init__()
+        cnn = MultiLabelAudioCNN(num_genres, input_channels, base_channels, use_attention, embedding_dim,
+                                 dropout, blocks, reduction)
+        self.stem, self.layers = cnn.stem, cnn.layers
+        width = base_channels * 2 ** (len(blocks) - 1)
+        self.lstm = nn.LSTM(width, lstm_hidden, lstm_layers, batch_first=True, bidirectional=bidirectional)
+        features = lstm_hidden * (2 if bidirectional else 1)
+        self.embedding = nn.Sequential(nn.Linear(features, embedding_dim), nn.BatchNorm1d(embedding_dim), nn.ReLU())
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(embedding_dim, num_genres)
+
+    def get_embeddings(self, x: torch.Tensor) -> torch.Tensor:  # (B, embedding_dim)
+        f = self.layers(self.stem(x))            # (B, C, H, W)
+        seq = f.mean(dim=2).transpose(1, 2)      # (B, W, C)
+        out, _ = self.lstm(seq)                  # (B, W, D*H)
+        return self.embedding(out.mean(dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # logits (B, num_genres)
+        return self.classifier(self.dropout(self.get_embeddings(x)))
+
+
 def make_network(config: dict) -> nn.Module:
     """Builds a network from an architecture config with the keys of Swift's `ArchitectureConfig`
     (snake_case: kind, num_genres, input_channels, base_channels, use_attention, embedding_dim,
-    dropout, blocks, attention_reduction)."""
+    dropout, blocks, attention_reduction; cnn_lstm adds lstm_hidden, lstm_layers, bidirectional)."""
     kind = config.get("kind", "resnet_se")
     if kind == "resnet_se":
         return MultiLabelAudioCNN(config["num_genres"], config.get("input_channels", 1),
@@ -121,4 +151,9 @@ def make_network(config: dict) -> nn.Module:
     if kind == "baseline":
         return BaselineCNN(config["num_genres"], config.get("input_channels", 1), config.get("base_channels", 32),
                            config.get("embedding_dim", 256), config.get("dropout", 0.3))
+    if kind == "cnn_lstm":
+        return CNNLSTM(config["num_genres"], config.get("input_channels", 1), config.get("base_channels", 64),
+                       config.get("use_attention", True), config.get("embedding_dim", 256), config.get("dropout", 0.3),
+                       tuple(config.get("blocks", (2, 3, 2))), config.get("attention_reduction", 16),
+                       config.get("lstm_hidden", 128), config.get("lstm_layers", 1), config.get("bidirectional", True))
     raise ValueError(f"unknown architecture kind {kind!r}")
