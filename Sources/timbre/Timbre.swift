@@ -12,6 +12,7 @@ struct Timbre: ParsableCommand {
             SpectrogramCommand.self,
             BenchAudioCommand.self,
             BenchEngineCommand.self,
+            BenchLSTMCommand.self,
             BenchCatalogCommand.self,
             BenchSimilarityCommand.self,
             DemoCorpusCommand.self,

@@ -16,6 +16,9 @@
 #               2.25× fewer multiplies than the model's FLOP count, so the effective rate can pass
 #               the sgemm peak.
 #   memory      Timbre's RSS after warm-up and after N inference batches, and VmHWM (peak)
+#   LSTM        the CNN + LSTM's recurrent layer alone (configs/cnn_lstm.yaml's sizes: 96 inputs,
+#               128 hidden, bidirectional, 27 steps, 32 sequences): Timbre's `LSTM` against
+#               PyTorch's nn.LSTM, inference and forward+backward, sequences/s and the ratio
 # Timbre times --iterations inference batches (default 50, to keep the default run to a few
 # minutes on 2 cores; --iterations 1000 for the full memory-growth check) and --repeats train
 # steps; the peers time --repeats batches each (default 5). All report medians after --warm-up
@@ -65,6 +68,11 @@ echo "== pytorch + onnxruntime: $repeats repeats after $warm_up warm-up" >&2
 echo "== timbre: $iterations inference batches, $repeats train steps after $warm_up warm-up" >&2
 "$timbre" bench-engine --weights "$out/weights.safetensors" --iterations "$iterations" \
   --train-steps "$repeats" --warm-up "$warm_up" --json > "$out/timbre.json"
+
+echo "== LSTM: timbre bench-lstm and nn.LSTM, $repeats repeats after $warm_up warm-up" >&2
+"$timbre" bench-lstm --write-weights "$out/lstm.safetensors"
+"$python" tools/bench/lstm_peer.py "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_peer.json"
+"$timbre" bench-lstm --weights "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_timbre.json"
 
 "$python" - "$out" <<'PY'
 import json, os, platform, statistics, sys
@@ -144,4 +152,12 @@ print(f"Timbre memory (inference, batch {batch}): RSS {timbre['rss_after_warm_up
 print(f"Timbre peak RSS after the train steps: {timbre['train_peak_rss_kb'] * mib:.1f} MiB")
 if len(timbre["inference_s"]) < 1000:
     print(f"(the memory loop ran {len(timbre['inference_s'])} batches; scripts/bench engine --iterations 1000 for the full check)")
+print()
+lp = json.load(open(f"{out}/lstm_peer.json"))
+lt = json.load(open(f"{out}/lstm_timbre.json"))
+print("LSTM (96 → 2×128, bidirectional, 27 steps, batch 32; configs/cnn_lstm.yaml's recurrent layer):")
+print(f"  same weights, same batch: max |PyTorch − Timbre| {lp['output_max_abs_diff_vs_timbre']:.2e} (max |output| {lp['output_max_abs']:.3f})")
+print(f"{'':14}{'timbre s/batch':>16}{'pytorch s/batch':>17}{'Timbre / PyTorch':>18}")
+for what, key in [("inference", "inference_seconds_per_batch"), ("fwd+bwd", "train_seconds_per_batch")]:
+    print(f"  {what:12}{lt[key]:16.4f}{lp[key]:17.4f}{lp[key] / lt[key]:17.2f}×")
 PY
