@@ -116,7 +116,8 @@ final class WebSocketConnection {
         while deadline.timeIntervalSinceNow > 0, waitFor(POLLIN, seconds: deadline.timeIntervalSinceNow) == .ready {
             let n = readBuffer.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
             if n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)) { break }
-            if n > 0 {
+            // Past 1 MB of unparsed bytes the rest is only drained, not kept.
+            if n > 0, parser.buffered < 1 << 20 {
                 readBuffer.withUnsafeBufferPointer { parser.append(UnsafeBufferPointer(rebasing: $0[0..<n])) }
                 // The client's close (or a failure to parse what came before it) ends the wait.
                 var done = false
