@@ -98,8 +98,9 @@ final class PredictionStream {
         var pending: [UInt8] = []
         let frameBytes = start.channels * start.format.bytesPerSample
 
-        func answer(_ batch: ChunkBatch, final: Bool) throws {
-            let outputs = batch.count == 0 ? [] : try server.predictions.with(model: model) { try $0.predictEach(chunks: batch) }
+        func answer(_ batch: ChunkBatch, isFinal: Bool) throws {
+            var outputs: [ChunkPrediction] = []
+            if batch.count > 0 { outputs = try server.predictions.with(model: model) { try $0.predictEach(chunks: batch) } }
             for (i, output) in outputs.enumerated() {
                 var summary = output
                 summary.embedding = []
@@ -111,10 +112,10 @@ final class PredictionStream {
                     predictions: StreamMessage.ranked(labels, output.probabilities))))
                 chunks += 1
             }
-            guard !outputs.isEmpty || final else { return }
+            guard !outputs.isEmpty || isFinal else { return }
             let probabilities = aggregate.finished().probabilities
             try connection.send(text: Self.json(StreamMessage.Track(
-                final: final, chunks: chunks, seconds: features.receivedSeconds, modelVersion: model.version,
+                isFinal: isFinal, chunks: chunks, seconds: features.receivedSeconds, modelVersion: model.version,
                 predictions: chunks == 0 ? [] : StreamMessage.ranked(labels, probabilities),
                 tags: chunks == 0 ? [] : StreamMessage.ranked(labels, probabilities).filter { $0.probability >= threshold }.map(\.label))))
         }
@@ -132,13 +133,13 @@ final class PredictionStream {
                 let samples = start.format.decode(pending[0..<whole])
                 pending.removeFirst(whole)
                 let batch = try samples.withUnsafeBufferPointer { try features.append(interleaved: $0) }
-                try answer(batch, final: false)
+                try answer(batch, isFinal: false)
             case let .message(.text(text)):
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                       object["type"] as? String == "end" else {
                     throw WebSocketError(.unsupportedData, "after the start message, text must be {\"type\":\"end\"}; audio goes in binary messages")
                 }
-                try answer(try features.finish(), final: true)
+                try answer(try features.finish(), isFinal: true)
                 connection.close(.normal, reason: "end of stream")
                 return
             }
@@ -171,7 +172,7 @@ struct StreamStart {
         /// Little-endian samples → Float; 16-bit as libsndfile reads it (x / 32768), so a WAV
         /// streamed as s16le gives the samples its decode gives.
         func decode(_ bytes: ArraySlice<UInt8>) -> [Float] {
-            bytes.withUnsafeBytes { raw in
+            bytes.withUnsafeBytes { raw -> [Float] in
                 switch self {
                 case .f32le:
                     return (0..<(raw.count / 4)).map { i in
@@ -260,13 +261,13 @@ enum StreamMessage {
 
     struct Track: Encodable {
         let type = "track"
-        let final: Bool
+        let isFinal: Bool
         let chunks: Int
         let seconds: Double
         let modelVersion: String
         let predictions: [Label]
         let tags: [String]
-        enum CodingKeys: String, CodingKey { case type, final, chunks, seconds, predictions, tags, modelVersion = "model_version" }
+        enum CodingKeys: String, CodingKey { case type, chunks, seconds, predictions, tags, isFinal = "final", modelVersion = "model_version" }
     }
 
     struct Failure: Encodable {
