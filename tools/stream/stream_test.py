@@ -366,6 +366,8 @@ def main():
     parser.add_argument("--max-streams", type=int, default=2)
     parser.add_argument("--idle-timeout", type=float, default=3)
     args = parser.parse_args()
+    # The server is local: no proxy from the environment.
+    urllib.request.install_opener(urllib.request.build_opener(urllib.request.ProxyHandler({})))
     wait_for_active_model()
     test_stream_matches_predict()
     test_malformed_frames()
