@@ -8,6 +8,7 @@ import * as tracksPage from "./js/tracks.js";
 import * as trackPage from "./js/track.js";
 import * as mapPage from "./js/map.js";
 import * as predictPage from "./js/predict.js";
+import * as livePage from "./js/live.js";
 import * as jobsPage from "./js/jobs.js";
 import * as modelsPage from "./js/models.js";
 import * as librariesPage from "./js/libraries.js";
@@ -17,6 +18,7 @@ const routes = [
   { pattern: /^\/track\/(\d+)$/, name: "tracks", title: "Track", page: trackPage, params: ["id"] },
   { pattern: /^\/map$/, name: "map", title: "Cluster map", page: mapPage },
   { pattern: /^\/predict$/, name: "predict", title: "Predict", page: predictPage },
+  { pattern: /^\/live$/, name: "live", title: "Live", page: livePage },
   { pattern: /^\/jobs$/, name: "jobs", title: "Jobs", page: jobsPage },
   { pattern: /^\/models$/, name: "models", title: "Models", page: modelsPage },
   { pattern: /^\/libraries$/, name: "libraries", title: "Libraries", page: librariesPage },

@@ -21,5 +21,11 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: TimeInterval = 10
     /// The newest migration this build knows: /readyz wants the catalog at least there.
     public var schemaVersion = 0
+    /// Live prediction streams (WebSocket) open at once; one more is refused with a 503.
+    public var maxStreams = 4
+    /// Seconds a stream may stay silent before it is closed.
+    public var streamIdleTimeout: TimeInterval = 30
+    /// Seconds one message to a stream may take to leave (a client that stops reading is dropped).
+    public var streamSendTimeout: TimeInterval = 10
     public init() {}
 }

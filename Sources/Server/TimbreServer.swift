@@ -18,6 +18,8 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
     let clusterings = ClusteringStore()
     let rescans = PendingRescans()
     let predictions: PredictorPool
+    /// Live prediction streams (WebSocket), at most `configuration.maxStreams` at once.
+    let streams: StreamRegistry
     private(set) var router = Router()
     private let similarityLock = NSLock()
     private var currentSimilarity: SimilarityService?
@@ -36,6 +38,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         self.metrics = metrics
         keys = KeyVerifier(users: database.users)
         predictions = PredictorPool(size: configuration.concurrentPredictions)
+        streams = StreamRegistry(limit: configuration.maxStreams)
         router.authenticated = [.authentication(keys)]
         addRoutes()
     }
@@ -200,5 +203,6 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addModelRoutes(&router)
         addRetrainingRoutes(&router)
         addStaticRoutes(&router)
+        addStreamRoutes(&router)
     }
 }

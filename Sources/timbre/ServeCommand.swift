@@ -32,9 +32,16 @@ struct ServeCommand: ParsableCommand {
     var fileTimeout: Double = 120
     @Option(help: "Built-in worker: seconds before a file that could not be read (missing, no permission, an I/O error, the disk away) is tried again; doubled each time.")
     var retryDelay: Double = 30
+    @Option(help: "Live prediction streams (WebSocket, /api/v1/stream) open at once; one more is answered 503.") var maxStreams = 4
+    @Option(help: "Seconds a live stream may stay silent before it is closed.") var streamIdleTimeout: Double = 30
+    @Option(help: "Seconds one message to a live stream may take to leave; a client that stops reading is dropped after it.")
+    var streamSendTimeout: Double = 10
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
+        guard maxStreams >= 0, streamIdleTimeout > 0, streamIdleTimeout.isFinite, streamSendTimeout > 0, streamSendTimeout.isFinite else {
+            throw ValidationError("--max-streams must be ≥ 0 (0: no streams); --stream-idle-timeout and --stream-send-timeout > 0")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard fileTimeout >= 0, fileTimeout.isFinite, retryDelay >= 0, retryDelay.isFinite else {
             throw ValidationError("--file-timeout must be 0 (no limit) or more, --retry-delay 0 or more")
@@ -58,6 +65,9 @@ struct ServeCommand: ParsableCommand {
         configuration.port = port
         configuration.threads = threads
         configuration.limits.audio = maxUploadMB << 20
+        configuration.maxStreams = maxStreams
+        configuration.streamIdleTimeout = streamIdleTimeout
+        configuration.streamSendTimeout = streamSendTimeout
         configuration.limits.json = maxJSONKB << 10
         configuration.webDirectory = WebDirectory.locate(explicit: web)
         configuration.schemaVersion = (try? Migrator(directory: Migration.locateDirectory(explicit: database.migrations)).migrations.last?.version) ?? 0
@@ -128,6 +138,7 @@ struct ServeCommand: ParsableCommand {
         }
         stopping.waitForever()
         FileHandle.standardError.write(Data("timbre serve: stopping (answering requests in flight)\n".utf8))
+        server.stopStreams(grace: 3)
         daemon.stop(grace: configuration.shutdownGrace)
         watching?.1()
         for thread in threadsToJoin { StopFlag.join(thread) }

@@ -53,7 +53,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
     public func start(host: String, port: Int, threads: Int, connectionTimeout: Int = 30) throws {
         var storage = sockaddr_storage()
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ITC.rawValue
-            | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ERROR_LOG.rawValue | MHD_ALLOW_UPGRADE.rawValue
         if host.contains(":") {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
@@ -181,6 +181,9 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
             }
         case let .file(descriptor, offset, length):
             created = MHD_create_response_from_fd_at_offset64(UInt64(length), descriptor, UInt64(offset))
+        case let .upgrade(upgrade):
+            // Retained for MHD until the upgrade callback (see `ProtocolUpgrade`).
+            created = MHD_create_response_for_upgrade(upgradeHandler, Unmanaged.passRetained(upgrade).toOpaque())
         }
         guard let created else { return MHD_Result.NO }
         defer { MHD_destroy_response(created) }
@@ -192,6 +195,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         let state = Unmanaged<RequestState>.fromOpaque(context).takeRetainedValue()
         if let processor = state.postProcessor { _ = MHD_destroy_post_processor(processor) }
         if state.counted { inFlightLock.withLock { inFlight -= 1 } }
+        if let response = state.response, case let .upgrade(upgrade) = response.body { upgrade.abandon() }
         if let response = state.response {
             handler.completed(state.request, response, seconds: Double(DispatchTime.now().uptimeNanoseconds - state.started) / 1e9)
         }

@@ -6,6 +6,8 @@ public struct Response: Sendable {
         case bytes([UInt8])
         /// `length` bytes of an open file from `offset`; the daemon closes `descriptor` when sent.
         case file(descriptor: Int32, offset: Int64, length: Int64)
+        /// A `101 Switching Protocols`: once it is sent, the connection is the upgrade's.
+        case upgrade(ProtocolUpgrade)
     }
 
     public var status: Int
@@ -20,6 +22,7 @@ public struct Response: Sendable {
         switch body {
         case let .bytes(bytes): return Int64(bytes.count)
         case let .file(_, _, length): return length
+        case .upgrade: return 0
         }
     }
 
