@@ -221,6 +221,19 @@ class UITest(Browser):
         time.sleep(CHART_SETTLE)
         return f"{bars} bars; predicted {genres or 'none above the threshold'}"
 
+    def live_stream(self):
+        self.go("#/live")
+        self.one("#live-file").send_keys(os.path.abspath(self.opts.audio))
+        self.wait(lambda d: self.one("#live-status").text.strip() == "Done.", "the stream to finish with close 1000",
+                  timeout=self.opts.timeout * 6)
+        chunks = self.css('[data-testid="live-chunk"]')
+        if not chunks:
+            raise CheckFailed("no chunk predictions were shown")
+        track = self.one('[data-testid="live-track"]').text.replace("\n", " ")
+        if "(final)" not in track:
+            raise CheckFailed(f"no final track estimate: {track!r}")
+        return f"{len(chunks)} chunk rows; track {track[:80]!r}"
+
     def other_pages(self):
         seen = []
         for route, ready, shot in (("#/jobs", '#jobs-table[data-state="ready"], #jobs-empty:not([hidden])', "jobs"),
@@ -323,6 +336,7 @@ class UITest(Browser):
             ("similar tracks with scores", self.similar_tracks, None, False),
             ("cluster map", self.cluster_map, "map", False),
             ("predict an uploaded file", self.predict_upload, "predict", False),
+            ("stream a file on the Live page", self.live_stream, "live", False),
             ("jobs, models and libraries pages", self.other_pages, None, False),
             ("an API error shows a dismissible banner", self.error_banner, None, False),
             ("375 px wide layout", self.phone_layout, None, False),
