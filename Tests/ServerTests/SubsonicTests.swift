@@ -187,6 +187,11 @@ final class SubsonicTests: XCTestCase {
         XCTAssertEqual(try call("ping", ["u": "alice", "p": "enc:" + hex]).response["status"] as? String, "ok")
         XCTAssertEqual(try call("ping", ["u": "alice", "p": password], post: true).response["status"] as? String, "ok")
         XCTAssertEqual(errorCode(try call("getSong", ["apiKey": f.aliceKey]).response), 10, "a missing id is code 10")
+        // A name Timbre does not serve is a Subsonic failure too, not the JSON API's 404.
+        let unknown = try call("getPodcasts", ["apiKey": f.aliceKey])
+        XCTAssertEqual(unknown.answer.status, 200)
+        XCTAssertEqual(unknown.response["status"] as? String, "failed")
+        XCTAssertEqual(errorCode(unknown.response), 0)
     }
 
     // MARK: Browsing, ownership, media

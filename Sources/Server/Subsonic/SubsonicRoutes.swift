@@ -73,6 +73,17 @@ extension TimbreServer {
         }
         // Play counts are not kept; a client's report is accepted and dropped.
         add("scrobble") { _, _ in .fields(SubsonicObject()) }
+
+        // Any other /rest/ name: a Subsonic failure the client can read, not the JSON API's 404.
+        // Added last, so every endpoint above matches first.
+        for method in ["GET", "POST"] {
+            router.add(method, "/rest/{endpoint}", access: .everyone) { [unowned self] request, _ in
+                let name = request.parameters["endpoint"] ?? ""
+                return self.answerSubsonic(request, authenticate: false) { _, _ in
+                    throw SubsonicError(code: 0, message: "Timbre does not serve \(String(reflecting: String(name.prefix(60)))); see docs/api.md for the endpoints it does")
+                }
+            }
+        }
     }
 
     func answerSubsonic(_ http: Request, authenticate: Bool, _ endpoint: (SubsonicRequest, User?) throws -> SubsonicReply) -> Response {
