@@ -226,6 +226,18 @@ final class SubsonicTests: XCTestCase {
         XCTAssertEqual(songs.first?["year"] as? Int, 2020)
         XCTAssertEqual(songs.first?["isDir"] as? Bool, false)
 
+        // The folder view: the same artist → album → songs tree.
+        let indexes = try call("getIndexes", alice).response["indexes"] as? [String: Any] ?? [:]
+        XCTAssertNotNil(indexes["lastModified"] as? Int)
+        XCTAssertEqual(((indexes["index"] as? [[String: Any]])?.first?["artist"] as? [[String: Any]])?.compactMap { $0["id"] as? String },
+                       listed.compactMap { $0["id"] as? String })
+        let artistFolder = try call("getMusicDirectory", alice.merging(["id": sines]) { $1 }).response["directory"] as? [String: Any] ?? [:]
+        XCTAssertEqual((artistFolder["child"] as? [[String: Any]])?.map { $0["id"] as? String }, [albumID])
+        XCTAssertEqual((artistFolder["child"] as? [[String: Any]])?.first?["isDir"] as? Bool, true)
+        let albumFolder = try call("getMusicDirectory", alice.merging(["id": albumID]) { $1 }).response["directory"] as? [String: Any] ?? [:]
+        XCTAssertEqual((albumFolder["child"] as? [[String: Any]])?.map { $0["id"] as? String }, songs.map { $0["id"] as? String })
+        XCTAssertEqual(albumFolder["parent"] as? String, sines)
+
         let list = try call("getAlbumList2", alice.merging(["type": "alphabeticalByName"]) { $1 }).response
         XCTAssertEqual(((list["albumList2"] as? [String: Any])?["album"] as? [[String: Any]])?.map { $0["name"] as? String }, ["First Light", "Night Shift"])
         XCTAssertEqual(errorCode(try call("getAlbumList2", alice).response), 10)
@@ -254,7 +266,7 @@ final class SubsonicTests: XCTestCase {
                                       ("getSimilarSongs2", ["id": "tr-\(f.aliceTracks[0])"]),
                                       ("getSonicSimilarTracks", ["id": "tr-\(f.aliceTracks[0])"]),
                                       ("findSonicPath", ["startSongId": "tr-\(f.bobTracks[0])", "endSongId": "tr-\(f.aliceTracks[0])"]),
-                                      ("getArtists", ["musicFolderId": "1"])] {
+                                      ("getMusicDirectory", ["id": albumID]), ("getArtists", ["musicFolderId": "1"])] {
             let answer = try call(endpoint, bob.merging(arguments) { $1 })
             XCTAssertEqual(answer.answer.status, 200, endpoint)
             XCTAssertEqual(errorCode(answer.response), 70, "\(endpoint) \(arguments)")

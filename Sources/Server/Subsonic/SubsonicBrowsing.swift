@@ -89,6 +89,51 @@ extension TimbreServer {
         ]))]))
     }
 
+    /// The folder view older clients browse (DSub without "browse by tags"): the same artists
+    /// and albums as `getArtists`, as directories.
+    func subsonicIndexes(_ request: SubsonicRequest, _ user: User) throws -> SubsonicReply {
+        let library = try subsonicLibrary(request, user)
+        var indexes: [String: [SubsonicLibrary.Artist]] = [:]
+        for artist in library.artists.values { indexes[Self.indexName(artist.name), default: []].append(artist) }
+        let names = indexes.keys.sorted { ($0 == "#") != ($1 == "#") ? $1 == "#" : $0 < $1 }
+        let index = names.map { name in
+            SubsonicValue.object(SubsonicObject([
+                "name": .string(name),
+                "artist": .list(indexes[name]!.sorted { SubsonicLibrary.before($0.name, $1.name) }.map {
+                    .object(SubsonicObject(["id": .string($0.id), "name": .string($0.name), "albumCount": .int($0.albums.count)]))
+                }),
+            ]))
+        }
+        let changed = library.songList.map(\.track.lastSeenAt).max() ?? Date(timeIntervalSince1970: 0)
+        return .fields(SubsonicObject(["indexes": .object(SubsonicObject([
+            "ignoredArticles": .string(Self.ignoredArticles.joined(separator: " ")),
+            "lastModified": .integer(Int64(changed.timeIntervalSince1970 * 1000)), "index": .list(index),
+        ]))]))
+    }
+
+    /// An artist's directory holds its albums (as directories), an album's its songs.
+    func subsonicMusicDirectory(_ request: SubsonicRequest, _ user: User) throws -> SubsonicReply {
+        let id = try request.required("id")
+        let library = try subsonicLibrary(request, user)
+        let directory: SubsonicObject
+        if let artist = library.artists[id] {
+            let albums = artist.albums.map { album in
+                SubsonicValue.object(SubsonicObject([
+                    "id": .string(album.id), "parent": .string(artist.id), "isDir": .boolean(true), "title": .string(album.name),
+                    "album": .string(album.name), "artist": .string(album.artist), "year": album.year.map { SubsonicValue.int($0) },
+                    "coverArt": .string(album.id), "created": .string(SubsonicEntries.timestamp(album.created)),
+                ]))
+            }
+            directory = SubsonicObject(["id": .string(artist.id), "name": .string(artist.name), "child": .list(albums)])
+        } else if let album = library.albums[id] {
+            directory = SubsonicObject(["id": .string(album.id), "parent": .string(album.artistID), "name": .string(album.name),
+                                        "child": try subsonicChildren(album.songs, user)])
+        } else {
+            throw SubsonicError.notFound("Directory \(id)")
+        }
+        return .fields(SubsonicObject(["directory": .object(directory)]))
+    }
+
     /// The letter an artist is filed under: the first of the name without a leading article, "#" for a non-letter.
     static func indexName(_ name: String) -> String {
         var text = name.trimmingCharacters(in: .whitespaces)

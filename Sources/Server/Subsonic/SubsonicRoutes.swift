@@ -47,6 +47,8 @@ extension TimbreServer {
         // Browsing and searching.
         add("getMusicFolders") { [unowned self] _, user in try self.subsonicMusicFolders(user) }
         add("getArtists") { [unowned self] request, user in try self.subsonicArtists(request, user) }
+        add("getIndexes") { [unowned self] request, user in try self.subsonicIndexes(request, user) }
+        add("getMusicDirectory") { [unowned self] request, user in try self.subsonicMusicDirectory(request, user) }
         add("getArtist") { [unowned self] request, user in try self.subsonicArtist(request, user) }
         add("getAlbum") { [unowned self] request, user in try self.subsonicAlbum(request, user) }
         add("getAlbumList2") { [unowned self] request, user in try self.subsonicAlbumList(request, user) }
