@@ -60,7 +60,7 @@ extension AudioMetadata {
 /// TagLib's C++ API through `CTagLibReadOnly`, on a duplicate of the file's descriptor opened
 /// "rb": TagLib never opens a path and never asks for write access. TagLib shares some state
 /// between files (frame factories, string conversion), so calls are serialised.
-private enum TagLibReader {
+enum TagLibReader {
     static let lock = NSLock()
 
     static func fill(_ metadata: inout AudioMetadata, descriptor: Int32, format: AudioFileFormat) {

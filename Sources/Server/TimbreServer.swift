@@ -202,6 +202,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addLibraryRoutes(&router)
         addModelRoutes(&router)
         addRetrainingRoutes(&router)
+        addSubsonicRoutes(&router)
         addStaticRoutes(&router)
         addStreamRoutes(&router)
     }

@@ -5,7 +5,7 @@ struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Manage users and their API keys.",
-        subcommands: [Add.self, List.self, Key.self, Revoke.self]
+        subcommands: [Add.self, List.self, Key.self, Revoke.self, SubsonicPassword.self]
     )
 
     struct Add: ParsableCommand {

@@ -39,6 +39,22 @@ int timbre_file_tags_read(int descriptor, TimbreTagFormat format, TimbreFileTags
 
 void timbre_file_tags_free(TimbreFileTags *tags);
 
+/* An embedded picture: malloc'd bytes and MIME type (NULL when the file names none). */
+typedef struct {
+    unsigned char *data;
+    unsigned long size;
+    char *mime_type;
+} TimbreFilePicture;
+
+/* Reads the file's cover (the front cover if it is marked so, else its first picture: ID3v2
+ * APIC frames of MP3, WAV and AIFF, FLAC picture blocks, Ogg METADATA_BLOCK_PICTURE comments)
+ * from `descriptor` as timbre_file_tags_read does. Returns 1 with a picture to free with
+ * timbre_file_picture_free, 0 when there is none or the file cannot be parsed. At most
+ * `max_size` bytes are accepted (a larger picture counts as none). */
+int timbre_file_picture_read(int descriptor, TimbreTagFormat format, unsigned long max_size, TimbreFilePicture *picture);
+
+void timbre_file_picture_free(TimbreFilePicture *picture);
+
 #ifdef __cplusplus
 }
 #endif
