@@ -48,9 +48,9 @@ public struct TrackExplanation: Sendable {
     /// Heat summed over every analysed cell.
     public var total: Double { spans.reduce(0) { $0 + $1.heat.reduce(0) { $0 + Double($1) } } }
 
-    /// The heat at a frame of the track (0 where no chunk was analysed).
+    /// The heat at a frame of the track (0 where no chunk was analysed, or outside the grid).
     public func heat(band: Int, frame: Int) -> Float {
-        guard let span = spans.first(where: { $0.frames.contains(frame) }) else { return 0 }
+        guard (0..<nMels).contains(band), let span = spans.first(where: { $0.frames.contains(frame) }) else { return 0 }
         return span.heat[band * span.frames.count + frame - span.frames.lowerBound]
     }
 
