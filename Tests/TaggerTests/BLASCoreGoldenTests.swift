@@ -14,6 +14,7 @@ final class BLASCoreGoldenTests: XCTestCase {
     static let suites = [
         "TaggerTests.GoldenModelTests", "TaggerTests.ModelBehaviourTests", "TaggerTests.BlockGradientTests",
         "TaggerTests.GradCAMTests/testResNetSEGradCAMMatchesPyTorch", "TaggerTests.GradCAMTests/testBaselineGradCAMMatchesPyTorch",
+        "TaggerTests.GradCAMTests/testCNNLSTMGradCAMMatchesPyTorch",
         "NeuralNetTests.LayerGradientTests", "NeuralNetTests.LayerBehaviourTests", "NeuralNetTests.WinogradTests",
         "NeuralNetTests.WorkerSplitTests", "NeuralNetTests.EvaluationFoldingTests", "NeuralNetTests.BCEWithLogitsLossTests",
         "NeuralNetTests.OptimizerTests", "NeuralNetTests.GradientClippingTests",

@@ -5,7 +5,7 @@ import NeuralNet
 import XCTest
 
 /// Grad-CAM (`GradCAM`, the networks' stage tap) against PyTorch autograd on the tiny fixture
-/// networks (Tests/Fixtures/model/gradcam_*.safetensors, written by
+/// networks of every kind (Tests/Fixtures/model/gradcam_*.safetensors, written by
 /// tools/golden/make_model_fixtures.py), and on a tiny network trained to tag a tone: its
 /// explanation must point at the tone's time and mel band.
 final class GradCAMTests: XCTestCase {
@@ -68,6 +68,9 @@ final class GradCAMTests: XCTestCase {
     func testResNetSEGradCAMMatchesPyTorch() throws { try runGolden("gradcam_resnet_se") }
 
     func testBaselineGradCAMMatchesPyTorch() throws { try runGolden("gradcam_baseline") }
+
+    /// Through the CNN-LSTM's sequence, LSTM and time pool between the stages and the head.
+    func testCNNLSTMGradCAMMatchesPyTorch() throws { try runGolden("gradcam_cnn_lstm") }
 
     /// The tap is bookkept like backward: out of turn it refuses, and an ordinary forward
     /// afterwards (the fused inference path) still gives the same logits.
