@@ -129,7 +129,7 @@ public struct MelFilterbank: Sendable, Equatable {
         return f / fSp
     }
 
-    static func melToHz(_ mel: Double, htk: Bool) -> Double {
+    public static func melToHz(_ mel: Double, htk: Bool) -> Double {
         if htk { return 700.0 * (pow(10.0, mel / 2595.0) - 1.0) }
         if mel >= minLogMel { return minLogHz * exp(logStep * (mel - minLogMel)) }
         return fSp * mel

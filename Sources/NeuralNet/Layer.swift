@@ -3,6 +3,9 @@
 /// that output (left untouched, except by `ReLU(inPlace: true)`) and returns the gradient of the
 /// input in the layer's own buffer, accumulating (+=) into the parameters' gradients. Backward
 /// reads what the last forward saw, so it must follow it before the producers run again.
+/// `training: false` is evaluation (running statistics, no dropout), and backward may follow it
+/// too: the gradient of the evaluation-mode function, as saliency methods (Grad-CAM) need. Only
+/// the fused inference paths (`forwardInference`, `Conv2d.forwardEvaluation`) rule backward out.
 public protocol Layer: AnyObject {
     /// Parameters and buffers in `state_dict` order.
     var stateEntries: [StateEntry] { get }

@@ -1,5 +1,7 @@
 /// `nn.MaxPool2d(kernel, stride, padding)`, `ceil_mode=False`; padding counts as −∞. Backward routes
 /// each output gradient to the input that won; on ties the first in scan order wins, as in PyTorch.
+/// `forward` records the winners in training and evaluation alike (a backward may follow an
+/// evaluation forward, as for Grad-CAM); `forwardInference` skips them, for inference only.
 public final class MaxPool2d: Layer {
     public let geometry: ConvGeometry
     private let output = FloatStorage()
@@ -7,7 +9,7 @@ public final class MaxPool2d: Layer {
     /// For every output, the index of the winning input within its (H·W) plane.
     private let argmax = BufferStorage<Int32>()
     private var inputShape: ActivationShape?
-    /// Whether the last forward recorded the winners (training); evaluation skips them.
+    /// Whether the last forward recorded the winners (`forward`); `forwardInference` skips them.
     private var routed = false
     private var outputShape = ActivationShape(batch: 0, channels: 0)
 
@@ -20,6 +22,16 @@ public final class MaxPool2d: Layer {
 
     // inp is (B,C,H,W), out is (B,C,H',W') with H' = ⌊(H+2p−k)/s⌋+1
     public func forward(_ inp: Activation, training: Bool = false) throws(ShapeError) -> Activation {
+        try forward(inp, routing: true)
+    }
+
+    /// `forward`'s values without recording the winners (separable maxima, faster): no backward
+    /// may follow.
+    public func forwardInference(_ inp: Activation) throws(ShapeError) -> Activation {
+        try forward(inp, routing: false)
+    }
+
+    private func forward(_ inp: Activation, routing: Bool) throws(ShapeError) -> Activation {
         let s = inp.shape
         let outH = geometry.outputSize(s.height), outW = geometry.outputSize(s.width)
         guard outH > 0, outW > 0 else {
@@ -30,8 +42,8 @@ public final class MaxPool2d: Layer {
         let out = output.reserve(outputShape.count)
         let (H, W, k, st, pad) = (s.height, s.width, geometry.kernel, geometry.stride, geometry.padding)
         let inBox = SendablePointer(inp.data), outBox = SendablePointer(out)
-        routed = training
-        guard training else {
+        routed = routing
+        guard routing else {
             maxOnly(out, inp.data, s, outH: outH, outW: outW)
             return Activation(data: out, shape: outputShape)
         }
@@ -70,7 +82,7 @@ public final class MaxPool2d: Layer {
     // dout is (B,C,H',W'), dinp is (B,C,H,W)
     public func backward(_ dout: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
         guard let s = inputShape else { throw backwardBeforeForward("MaxPool2d") }
-        guard routed else { throw ShapeError("MaxPool2d.backward needs forward(training: true): evaluation does not record the winners") }
+        guard routed else { throw ShapeError("MaxPool2d.backward needs forward: forwardInference does not record the winners") }
         let dinp = inputGradient.reserve(s.count)
         let P = s.planeSize, Q = outputShape.planeSize
         let dinBox = SendablePointer(dinp), dBox = SendablePointer(dout)
@@ -86,7 +98,7 @@ public final class MaxPool2d: Layer {
         return dinp
     }
 
-    /// The evaluation forward: the same maxima without their positions, separably — the max over
+    /// The inference forward: the same maxima without their positions, separably — the max over
     /// the window's rows for every column, then over the window's columns. NaN wins as in PyTorch.
     private func maxOnly(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutablePointer<Float>, _ s: ActivationShape,
                          outH: Int, outW: Int) {

@@ -198,6 +198,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addAccountRoutes(&router)
         addAnalysisRoutes(&router)
         addTrackRoutes(&router)
+        addExplanationRoutes(&router)
         addSimilarityRoutes(&router)
         addLibraryRoutes(&router)
         addModelRoutes(&router)

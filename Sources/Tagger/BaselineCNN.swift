@@ -10,6 +10,7 @@ public final class BaselineCNN: TaggingNetwork {
 
     let features: [(conv: Conv2d, norm: BatchNorm2d, relu: ReLU, pool: MaxPool2d)]
     let head: TaggingHead
+    private let tap: StageTap
 
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
@@ -27,6 +28,7 @@ public final class BaselineCNN: TaggingNetwork {
         }
         self.features = features
         head = TaggingHead(features: 8 * b, config: config, rng: &rng)
+        tap = StageTap(features.enumerated().map { i, f -> (name: String, layers: [any Layer]) in ("features.\(i)", [f.conv, f.norm, f.relu, f.pool]) })
     }
 
     public var stateEntries: [StateEntry] {
@@ -36,6 +38,7 @@ public final class BaselineCNN: TaggingNetwork {
 
     // x is (B, inputChannels, H, W) with H, W ≥ 16; logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
+        tap.invalidate()
         var a = try input.load(x, channels: features[0].conv.inChannels, training: training, model: "BaselineCNN")
         for f in features {
             if training {
@@ -45,7 +48,7 @@ public final class BaselineCNN: TaggingNetwork {
             } else {
                 a = try f.conv.forwardEvaluation(a, normalizedBy: f.norm, relu: true)
             }
-            a = try f.pool.forward(a, training: training)
+            a = try training ? f.pool.forward(a, training: true) : f.pool.forwardInference(a)
         }
         let output = try head.forward(a, training: training)
         input.finish(training: training, batch: x.shape[0])
@@ -63,5 +66,20 @@ public final class BaselineCNN: TaggingNetwork {
                 d = try f.conv.backward(d)
             }
         }
+    }
+
+    public var stageNames: [String] { tap.names }
+
+    // x is (B, inputChannels, H, W): the evaluation forward through the stages as layers (no folding)
+    public func forward(_ x: Tensor, tappingStage stage: Int) throws(ShapeError) -> TappedOutput {
+        tap.invalidate()
+        let a = try input.load(x, channels: features[0].conv.inChannels, training: false, model: "BaselineCNN")
+        let output = try tap.forward(a, stage: stage, head: head, model: "BaselineCNN")
+        input.finish(training: false, batch: x.shape[0])
+        return output
+    }
+
+    public func backwardToTap(_ dLogits: Tensor) throws(ShapeError) -> Tensor {
+        try tap.backward(dLogits, head: head, model: "BaselineCNN")
     }
 }

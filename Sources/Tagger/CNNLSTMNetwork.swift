@@ -20,6 +20,7 @@ public final class CNNLSTMNetwork: TaggingNetwork {
     let lstm: LSTM
     let timePool = SequenceMeanPool()
     let head: TaggingHead
+    private let tap: StageTap
 
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
@@ -49,6 +50,9 @@ public final class CNNLSTMNetwork: TaggingNetwork {
         lstm = LSTM(name: "lstm", inputSize: width, hiddenSize: hidden, numLayers: min(8, max(1, config.lstmLayers)),
                     bidirectional: config.bidirectional, rng: &rng)
         head = TaggingHead(features: lstm.directions * hidden, config: config, rng: &rng)
+        var named: [(name: String, layers: [any Layer])] = [("stem", [stemConv, stemNorm, stemReLU, stemPool])]
+        for (i, stage) in stages.enumerated() { named.append(("layers.\(i)", stage.map { $0 as any Layer })) }
+        tap = StageTap(named, neck: [sequence, lstm, timePool])
     }
 
     public var stateEntries: [StateEntry] {
@@ -58,6 +62,7 @@ public final class CNNLSTMNetwork: TaggingNetwork {
 
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
+        tap.invalidate()
         var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "CNNLSTMNetwork")
         if training {
             a = try stemConv.forward(a, training: training)
@@ -66,7 +71,7 @@ public final class CNNLSTMNetwork: TaggingNetwork {
         } else {
             a = try stemConv.forwardEvaluation(a, normalizedBy: stemNorm, relu: true)
         }
-        a = try stemPool.forward(a, training: training)
+        a = try training ? stemPool.forward(a, training: true) : stemPool.forwardInference(a)
         for stage in stages {
             for block in stage { a = try training ? block.forward(a, training: true) : block.forwardInference(a) }
         }
@@ -92,5 +97,20 @@ public final class CNNLSTMNetwork: TaggingNetwork {
             d = try stemNorm.backward(d)
             _ = try stemConv.backward(d)
         }
+    }
+
+    public var stageNames: [String] { tap.names }
+
+    // x is (B, inputChannels, H, W): the evaluation forward through the stages as layers (no folding)
+    public func forward(_ x: Tensor, tappingStage stage: Int) throws(ShapeError) -> TappedOutput {
+        tap.invalidate()
+        let a = try input.load(x, channels: stemConv.inChannels, training: false, model: "CNNLSTMNetwork")
+        let output = try tap.forward(a, stage: stage, head: head, model: "CNNLSTMNetwork")
+        input.finish(training: false, batch: x.shape[0])
+        return output
+    }
+
+    public func backwardToTap(_ dLogits: Tensor) throws(ShapeError) -> Tensor {
+        try tap.backward(dLogits, head: head, model: "CNNLSTMNetwork")
     }
 }

@@ -15,6 +15,7 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     let stemPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
     let stages: [[ResidualBlock]]
     let head: TaggingHead
+    private let tap: StageTap
 
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
@@ -42,6 +43,9 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
         }
         self.stages = stages
         head = TaggingHead(features: width, config: config, rng: &rng)
+        var named: [(name: String, layers: [any Layer])] = [("stem", [stemConv, stemNorm, stemReLU, stemPool])]
+        for (i, stage) in stages.enumerated() { named.append(("layers.\(i)", stage.map { $0 as any Layer })) }
+        tap = StageTap(named)
     }
 
     public var stateEntries: [StateEntry] {
@@ -51,6 +55,7 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
 
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
+        tap.invalidate()
         var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "MultiLabelAudioCNN")
         if training {
             a = try stemConv.forward(a, training: training)
@@ -59,7 +64,7 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
         } else {
             a = try stemConv.forwardEvaluation(a, normalizedBy: stemNorm, relu: true)
         }
-        a = try stemPool.forward(a, training: training)
+        a = try training ? stemPool.forward(a, training: true) : stemPool.forwardInference(a)
         for stage in stages {
             // Inference folds the blocks' BatchNorms and ReLUs: the evaluation max-pool above
             // already rules out a backward.
@@ -82,5 +87,20 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
             d = try stemNorm.backward(d)
             _ = try stemConv.backward(d)
         }
+    }
+
+    public var stageNames: [String] { tap.names }
+
+    // x is (B, inputChannels, H, W): the evaluation forward through the stages as layers (no folding)
+    public func forward(_ x: Tensor, tappingStage stage: Int) throws(ShapeError) -> TappedOutput {
+        tap.invalidate()
+        let a = try input.load(x, channels: stemConv.inChannels, training: false, model: "MultiLabelAudioCNN")
+        let output = try tap.forward(a, stage: stage, head: head, model: "MultiLabelAudioCNN")
+        input.finish(training: false, batch: x.shape[0])
+        return output
+    }
+
+    public func backwardToTap(_ dLogits: Tensor) throws(ShapeError) -> Tensor {
+        try tap.backward(dLogits, head: head, model: "MultiLabelAudioCNN")
     }
 }

@@ -19,6 +19,27 @@ public protocol TaggingNetwork: AnyObject {
     /// parameters' `grad`.
     func backward(_ dLogits: Tensor) throws(ShapeError)
     func zeroGrad()
+
+    /// The convolutional stages in forward order, by module path (`stem`, `layers.0`, … or
+    /// `features.0`, …): the feature maps a tap can read. The last is the last convolutional stage.
+    var stageNames: [String] { get }
+    /// An evaluation forward (running statistics, no dropout, nothing fused) that keeps what
+    /// backward needs, with a copy of the output of stage `stage` (an index into `stageNames`),
+    /// (B, C, H', W').
+    func forward(_ x: Tensor, tappingStage stage: Int) throws(ShapeError) -> TappedOutput
+    /// The gradient of the logits of the last `forward(_:tappingStage:)` with respect to the
+    /// tapped stage's output, (B, C, H', W'): backward through the head and the stages after the
+    /// tap only. Accumulates into those layers' parameter gradients, as `backward` does.
+    func backwardToTap(_ dLogits: Tensor) throws(ShapeError) -> Tensor
+}
+
+/// What `forward(_:tappingStage:)` gives: the network's output and one stage's activation.
+public struct TappedOutput: Sendable {
+    public var output: ModelOutput
+    /// Index into `stageNames`.
+    public var stage: Int
+    /// The stage's output, (B, C, H', W').
+    public var activation: Tensor
 }
 
 extension TaggingNetwork {

@@ -20,6 +20,7 @@ struct Timbre: ParsableCommand {
             TrainCommand.self,
             EvaluateCommand.self,
             PredictCommand.self,
+            ExplainCommand.self,
             EmbedCommand.self,
             ExperimentsCommand.self,
             DatabaseCommand.self,

@@ -99,6 +99,30 @@ final class TimbreCommandLineTests: XCTestCase {
         XCTAssertTrue(unwritable.stderr.contains("z.png"), unwritable.stderr)
     }
 
+    /// `timbre explain` with the shipped model: the JSON's regions, the picture, and an unknown
+    /// tag's error listing the model's tags.
+    func testExplainWritesJSONAndAPictureAndNamesTheModelsTags() throws {
+        let input = "\(folder)/chord.wav"
+        try writeWAV(zip(sine(frequency: 220, seconds: 5, sampleRate: 22050), sine(frequency: 3000, seconds: 5, sampleRate: 22050))
+            .map { Int16(clamping: (Int($0) + Int($1)) / 2) }, sampleRate: 22050, to: input)
+        let output = "\(folder)/explained.png"
+        let result = try runTimbre(["explain", input, "--tag", "Synth Lead", "-o", output, "--json", "--width", "200"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], result.stdout)
+        XCTAssertEqual(json["tag"] as? String, "synth-lead", "matched ignoring case, spaces as dashes")
+        XCTAssertEqual(json["method"] as? String, "grad-cam")
+        XCTAssertEqual(try XCTUnwrap(json["duration_seconds"] as? Double), 5, accuracy: 0.01)
+        XCTAssertEqual((json["chunks"] as? [Any])?.count, 2, "5 s: chunks of 128 frames every 64 frames")
+        for key in ["time_spans", "mel_bands", "regions"] { XCTAssertNotNil(json[key] as? [[String: Any]], key) }
+        let reader = try PNGReader([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
+        XCTAssertEqual(reader.height, 128 * 2 + 28, "each band 2 px, with the axes' margins")
+        XCTAssertLessThanOrEqual(reader.width, 200 + 58)
+
+        let unknown = try runTimbre(["explain", input, "--tag", "polka"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("polka") && unknown.stderr.contains("acoustic-guitar, ambient"), unknown.stderr)
+    }
+
     // MARK: - Helpers
 
     private struct Outcome {

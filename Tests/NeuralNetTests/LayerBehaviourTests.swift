@@ -106,20 +106,27 @@ final class LayerBehaviourTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: dinp, count: 8)), [1, 0, 2, 0, 0, 0, 0, 0])
     }
 
-    /// Evaluation takes maxima separably without recording winners; the values must equal the
-    /// training path's, NaN included, and backward must then refuse.
-    func testMaxPoolEvaluationMatchesTraining() throws {
+    /// Inference takes maxima separably without recording winners; the values must equal the
+    /// training path's, NaN included, and backward must then refuse. An evaluation forward
+    /// records them, so backward after it routes as after training.
+    func testMaxPoolInferenceMatchesTraining() throws {
         for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
             let pool = MaxPool2d(kernelSize: kernel, stride: stride, padding: padding)
             let h = LayerHarness(shape: ActivationShape(batch: 2, channels: 3, height: 9, width: 7)) { rng, i in
                 i == 17 ? .nan : Float(Int(rng.uniform(bound: 3)))   // many ties
             }
             let trained = Array(try pool.forward(h.activation, training: true).buffer)
-            let evaluated = Array(try pool.forward(h.activation, training: false).buffer)
+            var dout = [Float](repeating: 1, count: trained.count)
+            let routedInTraining = Array(UnsafeBufferPointer(start: try dout.withUnsafeMutableBufferPointer { try pool.backward($0.baseAddress!) },
+                                                             count: h.activation.shape.count))
+            _ = try pool.forward(h.activation, training: false)
+            let routedInEvaluation = Array(UnsafeBufferPointer(start: try dout.withUnsafeMutableBufferPointer { try pool.backward($0.baseAddress!) },
+                                                               count: h.activation.shape.count))
+            XCTAssertEqual(routedInEvaluation, routedInTraining)
+            let evaluated = Array(try pool.forwardInference(h.activation).buffer)
             XCTAssertEqual(trained.count, evaluated.count)
             for (a, b) in zip(trained, evaluated) { XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(a) vs \(b)") }
             XCTAssertTrue(evaluated.contains { $0.isNaN })
-            var dout = [Float](repeating: 1, count: evaluated.count)
             XCTAssertThrowsError(try dout.withUnsafeMutableBufferPointer { try pool.backward($0.baseAddress!) })
         }
     }

@@ -124,6 +124,25 @@ class UITest(Browser):
                                     "return i && i.complete && i.naturalWidth > 0"), "the spectrogram image")
         return f"{title!r}: tags {effective}, audio {audio[:30]}…"
 
+    def explain_tag(self):
+        """Clicking a predicted tag's chip shows its Grad-CAM picture and regions under the spectrogram."""
+        predicted = set(self.labels('[data-testid="predicted-tag"].is-effective'))
+        candidates = [t for t in self.effective_tags() if t in predicted]
+        if not candidates:
+            raise CheckFailed(f"no predicted tag among the effective ones {self.effective_tags()}")
+        label = candidates[0]
+        self.one(f'#effective-tags button[data-testid="explain-tag"][data-label="{label}"]', f"the chip of {label}").click()
+        self.wait(lambda d: self.one("#track-explanation").get_attribute("data-state") in ("ready", "error"),
+                  f"the explanation of {label}")
+        caption = self.one("#track-explanation-caption").text
+        if self.one("#track-explanation").get_attribute("data-state") != "ready":
+            raise CheckFailed(f"the explanation failed: {caption!r}")
+        self.wait(lambda d: self.js("const i = document.getElementById('track-explanation-image');"
+                                    "return i && !i.hidden && i.complete && i.naturalWidth > 0"), "the explanation image")
+        if label not in caption:
+            raise CheckFailed(f"the caption does not name {label}: {caption!r}")
+        return caption
+
     def labels(self, selector):
         """The data-label of every match, read in one script (chips are re-rendered in place)."""
         return self.js("return [...document.querySelectorAll(arguments[0])].map(e => e.dataset.label)", selector)
@@ -330,6 +349,7 @@ class UITest(Browser):
             ("search the library", self.search_library, None, False),
             ("filter by a tag", self.filter_by_tag, "tracks-filtered", False),
             ("open a track", self.open_track, "track", True),
+            ("explain a tag by clicking its chip", self.explain_tag, "track-explained", False),
             (f"add the tag {ADDED_TAG}", self.add_tag, None, False),
             ("the added tag persists after reload", self.tag_persists, None, False),
             ("remove a predicted tag", self.remove_predicted_tag, "track-corrected", False),

@@ -29,6 +29,13 @@ Files (safetensors; config and settings as JSON strings in `__metadata__`):
   schedules.safetensors  LR sequences of cosine, step, ReduceLROnPlateau, warm-up + cosine/step
   python_written.safetensors  F32/F16/BF16/I64 tensors written by the safetensors library,
                               with their values as F32 under `<name>.as_f32`
+  gradcam_resnet_se.safetensors, gradcam_baseline.safetensors, gradcam_cnn_lstm.safetensors
+      weights.<name>  state_dict (BN stats randomised), input (B,1,32,48), logits (eval)
+      <stage>.activation, <stage>.gradient  the stage's output and d logit[label] / d output
+      <stage>.cam, <stage>.cam_upsampled    Grad-CAM (B,h,w) and bilinear to (B,32,48)
+                                            (metadata: label, stages, stage_names)
+
+`make_model_fixtures.py gradcam` writes only the Grad-CAM fixtures.
 """
 from __future__ import annotations
 
@@ -172,6 +179,86 @@ def lstm_fixture() -> None:
                                                   "weight_decay": 1e-2, "steps": 3}))
 
 
+# ---------------------------------------------------------------- Grad-CAM
+def randomise_batch_norm(model: torch.nn.Module) -> None:
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+                module.running_mean.uniform_(-0.3, 0.3)
+                module.running_var.uniform_(0.5, 2.0)
+                module.num_batches_tracked.fill_(7)
+
+
+def grad_cam(model: torch.nn.Module, x: torch.Tensor, label: int, stage: torch.nn.Module):
+    """Grad-CAM (Selvaraju et al. 2017) by autograd: A = the stage's output, alpha_k = mean over
+    (h, w) of d logit[label] / d A_k, cam = relu(sum_k alpha_k A_k), upsampled bilinearly
+    (align_corners=False) to the input's (H, W). Eval mode; one backward of the summed logits
+    gives each sample its own gradient (samples are independent in eval mode)."""
+    kept = {}
+
+    def hook(_module, _inputs, output):
+        output.retain_grad()
+        kept["a"] = output
+
+    handle = stage.register_forward_hook(hook)
+    model.eval()
+    model.zero_grad()
+    logits = model(x)
+    handle.remove()
+    logits[:, label].sum().backward()
+    a, g = kept["a"], kept["a"].grad
+    alpha = g.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((alpha * a).sum(dim=1))
+    up = torch.nn.functional.interpolate(cam[:, None], size=tuple(x.shape[2:]), mode="bilinear",
+                                         align_corners=False)[:, 0]
+    return logits.detach(), a.detach(), g.detach(), cam.detach(), up.detach()
+
+
+def gradcam_fixture(file: str, config: dict, seed: int) -> None:
+    torch.manual_seed(seed)
+    model = make_network(config)
+    randomise_batch_norm(model)
+    x = torch.randn(3, config.get("input_channels", 1), 32, 48)  # H != W: rows and columns differ
+    if config["kind"] == "baseline":
+        named = [(f"features.{i}", m) for i, m in enumerate(model.features)]
+    else:  # resnet_se, cnn_lstm: the same stem and stages
+        named = [("stem", model.stem)] + [(f"layers.{i}", m) for i, m in enumerate(model.layers)]
+    stages = dict(named)
+    tested = [named[-1][0], named[-2][0]]  # the last convolutional stage, and one before it
+
+    # The label whose last-stage maps are positive in the most cells: random weights give many
+    # all-zero maps (the ReLU), which would test little.
+    def positive_cells(label: int) -> int:
+        return int((grad_cam(model, x, label, stages[tested[0]])[3] > 0).sum())
+    label = max(range(config["num_genres"]), key=positive_cells)
+    out = {f"weights.{k}": v.clone() for k, v in model.state_dict().items()}
+    out["input"] = x
+    for name in tested:
+        logits, a, g, cam, up = grad_cam(model, x, label, stages[name])
+        out["logits"] = logits
+        out[f"{name}.activation"], out[f"{name}.gradient"] = a, g
+        out[f"{name}.cam"], out[f"{name}.cam_upsampled"] = cam, up
+        assert (cam > 0).any(dim=(1, 2)).all(), f"{file}: a sample's {name} map is all zero"
+    save(file, out, meta(config=config, label=label, stages=tested, stage_names=[n for n, _ in named]))
+
+
+def gradcam_fixtures() -> None:
+    gradcam_fixture("gradcam_resnet_se.safetensors",
+                    {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8,
+                     "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2],
+                     "attention_reduction": 4}, seed=3)
+    gradcam_fixture("gradcam_baseline.safetensors",
+                    {"kind": "baseline", "num_genres": 5, "input_channels": 1, "base_channels": 4,
+                     "use_attention": False, "embedding_dim": 16, "dropout": 0.0, "blocks": [],
+                     "attention_reduction": 16}, seed=4)
+    gradcam_fixture("gradcam_cnn_lstm.safetensors",
+                    {"kind": "cnn_lstm", "num_genres": 5, "input_channels": 1, "base_channels": 8,
+                     "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 1],
+                     "attention_reduction": 4, "lstm_hidden": 6, "lstm_layers": 2, "bidirectional": True}, seed=5)
+
+
 # ---------------------------------------------------------------- loss
 def bce_fixture() -> None:
     torch.manual_seed(11)
@@ -307,6 +394,9 @@ def interchange_fixture() -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["gradcam"]:
+        gradcam_fixtures()
+        return
     model_fixture("resnet_se_tiny.safetensors",
                   {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8,
                    "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2],
@@ -325,6 +415,7 @@ def main() -> None:
     clip_fixture()
     schedules_fixture()
     interchange_fixture()
+    gradcam_fixtures()
 
 
 if __name__ == "__main__":

@@ -62,10 +62,15 @@ export function trackName(track) {
 }
 
 /** A tag chip; `onRemove` adds an × button with an aria-label naming the tag. */
-export function tagChip(label, { probability, onRemove, testid = "tag-chip", extraClass = "" } = {}) {
+export function tagChip(label, { probability, onRemove, onSelect, testid = "tag-chip", extraClass = "" } = {}) {
   const title = probability !== undefined ? `${label}: ${formatPercent(probability, 1)}` : label;
   return h("span", { class: `chip ${extraClass}`.trim(), title, dataset: { testid, label } },
-    h("span", { class: "chip-label" }, label),
+    onSelect
+      ? h("button", {
+        type: "button", class: "chip-label chip-select", "aria-label": `Explain tag ${label}`,
+        dataset: { testid: "explain-tag", label }, onclick: () => onSelect(label),
+      }, label)
+      : h("span", { class: "chip-label" }, label),
     onRemove && h("button", {
       type: "button", class: "chip-remove", "aria-label": `Remove tag ${label}`,
       dataset: { testid: "remove-tag", label }, onclick: () => onRemove(label),

@@ -1,7 +1,8 @@
 // #/track/{id} — one track: its metadata, effective tags (remove with ×, add with the form;
 // PUT /tracks/{id}/tags answers the changed Track, which is re-rendered), the model's predicted
 // tags, the user's corrections, the audio and spectrogram (fetched with the key into object
-// URLs) and the most similar tracks.
+// URLs) and the most similar tracks. Clicking a tag chip shows, under the spectrogram, the
+// Grad-CAM explanation of that tag (GET /tracks/{id}/explain: the picture and its regions).
 
 import { api } from "./api.js";
 import {
@@ -41,13 +42,18 @@ export async function render(ctx) {
   const audioStatus = h("p", { class: "muted small", id: "audio-status", role: "status" }, "Loading audio…");
   const spectrogram = h("img", { id: "track-spectrogram", alt: "", class: "spectrogram", hidden: true });
   const spectrogramStatus = h("p", { class: "muted small", id: "spectrogram-status" }, "Loading spectrogram…");
+  const explanationImage = h("img", { id: "track-explanation-image", alt: "", class: "spectrogram", hidden: true,
+    dataset: { testid: "explanation-image" } });
+  const explanationCaption = h("figcaption", { class: "muted small", id: "track-explanation-caption", role: "status" });
+  const explanation = h("figure", { class: "explanation", id: "track-explanation", hidden: true },
+    explanationImage, explanationCaption);
 
   replace(root,
     h("p", { class: "crumbs" }, h("a", { href: "#/tracks" }, "← Library")),
     h("article", { class: "track-page", id: "track-page", dataset: { trackId: id } },
       h("header", { class: "page-head" }, heading, byline),
       meta,
-      h("section", { class: "card media", "aria-label": "Listen" }, audio, audioStatus, spectrogram, spectrogramStatus),
+      h("section", { class: "card media", "aria-label": "Listen" }, audio, audioStatus, spectrogram, spectrogramStatus, explanation),
       h("div", { class: "columns" },
         h("div", {},
           h("section", { class: "card", "aria-labelledby": "tags-heading" },
@@ -84,7 +90,7 @@ export async function render(ctx) {
     const effectiveSet = new Set(t.effective_tags || []);
     replace(effective, t.effective_tags?.length
       ? t.effective_tags.map((label) => tagChip(label, {
-        probability: probability[label], onRemove: removeTag, testid: "effective-tag",
+        probability: probability[label], onRemove: removeTag, onSelect: explain, testid: "effective-tag",
         extraClass: label in probability && probability[label] >= 0.5 ? "" : "chip-added",
       }))
       : h("span", { class: "muted" }, "No tags yet."));
@@ -136,6 +142,36 @@ export async function render(ctx) {
     }
   }
 
+  // The explanation of the tag last clicked; a newer click wins over an answer still on its way.
+  let explaining = null;
+  const explanationURLs = [];
+  ctx.onLeave(() => explanationURLs.forEach((u) => URL.revokeObjectURL(u)));
+  async function explain(label) {
+    explaining = label;
+    for (const b of effective.querySelectorAll(".chip-select")) b.setAttribute("aria-pressed", String(b.dataset.label === label));
+    explanation.hidden = false;
+    explanation.dataset.state = "loading";
+    explanationImage.hidden = true;
+    explanationCaption.textContent = `Explaining “${label}”…`;
+    try {
+      const [url, report] = await Promise.all([
+        api.objectURL(`tracks/${id}/explain`, { query: { tag: label, format: "png" }, signal }),
+        api.get(`tracks/${id}/explain`, { query: { tag: label }, signal }),
+      ]);
+      explanationURLs.push(url);
+      if (explaining !== label) return;
+      explanationImage.src = url;
+      explanationImage.alt = `Where the model heard “${label}” in ${trackName(track)}: the heat over the log-mel spectrogram`;
+      explanationImage.hidden = false;
+      explanationCaption.textContent = describeExplanation(report);
+      explanation.dataset.state = "ready";
+    } catch (err) {
+      if (err.name === "AbortError" || explaining !== label) return;
+      explanationCaption.textContent = `No explanation for “${label}”: ${err.message}`;
+      explanation.dataset.state = "error";
+    }
+  }
+
   addForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const label = addInput.value.trim();
@@ -153,6 +189,16 @@ export async function render(ctx) {
   sameAlbum.addEventListener("change", loadSimilar);
   sameArtist.addEventListener("change", loadSimilar);
   loadSimilar();
+}
+
+/** One sentence from GET /tracks/{id}/explain: the tag, then its hottest regions. */
+function describeExplanation(report) {
+  const seconds = (s) => (report.duration_seconds < 60 ? `${s.toFixed(1)} s` : formatDuration(s));
+  const hz = (f) => (f >= 1000 ? `${(f / 1000).toFixed(1)} kHz` : `${Math.round(f)} Hz`);
+  const regions = (report.regions || []).slice(0, 3).map((r) =>
+    `${seconds(r.start_seconds)}–${seconds(r.end_seconds)} at ${hz(r.low_hz)}–${hz(r.high_hz)} (${formatPercent(r.share, 0)})`);
+  const head = `“${report.tag}” (${formatPercent(report.probability, 1)}), Grad-CAM over ${report.chunks.length} analysed chunks`;
+  return regions.length ? `${head}: ${regions.join("; ")}.` : `${head}: no region raised this tag.`;
 }
 
 /** The latest correction of each label (that is the one that counts). */
