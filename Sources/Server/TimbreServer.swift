@@ -196,6 +196,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addAnalysisRoutes(&router)
         addTrackRoutes(&router)
         addSimilarityRoutes(&router)
+        addDuplicateRoutes(&router)
         addLibraryRoutes(&router)
         addModelRoutes(&router)
         addRetrainingRoutes(&router)
