@@ -47,7 +47,7 @@ final class PlaylistAndDuplicateTests: XCTestCase {
         let corpus = home.appendingPathComponent("alice")
         try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
         let made = try runTimbre(["demo-corpus", "--out", corpus.path, "--tracks", "6", "--seed", "11", "--formats", "flac",
-                                  "--min-seconds", "8", "--max-seconds", "12", "--threads", "2"], home: home.path)
+                                  "--sample-rate", "44100", "--min-seconds", "8", "--max-seconds", "12", "--threads", "2"], home: home.path)
         guard made.status == 0 else { throw PlaylistFixtureError(description: "timbre demo-corpus failed: \(made.output)") }
         let pieces = try FileManager.default.subpathsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".flac") }.sorted()
         guard pieces.count == 6 else { throw PlaylistFixtureError(description: "the demo corpus has \(pieces.count) FLAC files, not 6") }
@@ -56,7 +56,7 @@ final class PlaylistAndDuplicateTests: XCTestCase {
         let copies = corpus.appendingPathComponent("copies")
         try FileManager.default.createDirectory(at: copies, withIntermediateDirectories: true)
         var same = [original]
-        for (name, quality) in [("piece-low.mp3", 0.1), ("piece-high.mp3", 1.0), ("piece.ogg", 0.5)] {
+        for (name, quality) in [("piece-low.mp3", 0.4), ("piece-high.mp3", 1.0), ("piece.ogg", 0.8)] {
             let path = copies.appendingPathComponent(name).path
             try AudioWriter.write(decoded.samples, sampleRate: decoded.sampleRate, to: path, quality: quality)
             same.append(path)
@@ -163,7 +163,8 @@ final class PlaylistAndDuplicateTests: XCTestCase {
         let groups = try XCTUnwrap(report["groups"] as? [[String: Any]])
         XCTAssertEqual(groups.count, 1, "one group, and no false pair among the demo pieces nor across users: \(cli.output)")
         let members = try XCTUnwrap(groups.first?["tracks"] as? [[String: Any]])
-        XCTAssertEqual(Set(members.compactMap { $0["path"] as? String }), f.copies, "the FLAC, both MP3s and the Ogg, not Bob's copy")
+        XCTAssertEqual(Set(members.compactMap { $0["path"] as? String }), f.copies,
+                       "the FLAC, both MP3s and the Ogg, not Bob's copy; \(describeCopies())")
         XCTAssertEqual(Set(members.compactMap { $0["format"] as? String }), ["flac", "mp3", "ogg"])
         let rates = members.compactMap { $0["bitrate_kbps"] as? Double }
         XCTAssertEqual(rates.count, 4)
@@ -174,6 +175,12 @@ final class PlaylistAndDuplicateTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(groups[0]["min_score"] as? Double), 0.995)
         XCTAssertTrue(members.allSatisfy { ($0["duration_seconds"] as? Double ?? 0) > 7 })
 
+        // Not a matter of durations: with any duration allowed and a looser cosine, still no other
+        // pair (distinct demo pieces are below 0.95 with the shipped model; the copies above 0.994).
+        let loose = try jsonObject(try timbre(["duplicates", "--json", "--threshold", "0.95", "--duration-tolerance", "600"]).output)
+        let looseGroups = try XCTUnwrap(loose["groups"] as? [[String: Any]])
+        XCTAssertEqual(looseGroups.count, 1)
+        XCTAssertEqual(Set((looseGroups.first?["tracks"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }), f.copies)
         // The text form lists the same files.
         let text = try timbre(["duplicates"])
         XCTAssertEqual(text.status, 0, text.output)
@@ -201,6 +208,22 @@ final class PlaylistAndDuplicateTests: XCTestCase {
         let badCLI = try timbre(["duplicates", "--threshold", "1.5"])
         XCTAssertNotEqual(badCLI.status, 0)
         XCTAssertTrue(badCLI.output.contains("--threshold is a cosine"), badCLI.output)
+    }
+
+    /// Each copy's duration and cosine to the others, for a failure message.
+    func describeCopies() -> String {
+        guard let f = try? fixture(), let all = try? located(Array(1...100)).values else { return "" }
+        let alice = HTTPClient(base: f.server.baseURL, key: f.aliceKey)
+        let copies = all.filter { f.copies.contains($0.absolutePath) }
+        return copies.map { copy -> String in
+            let results = alice.get("/api/v1/tracks/\(copy.track.id)/similar?k=20").object["results"] as? [[String: Any]] ?? []
+            let scores = results.compactMap { result -> String? in
+                guard let id = ((result["track"] as? [String: Any])?["id"] as? NSNumber)?.int64Value,
+                      let other = copies.first(where: { $0.track.id == id }) else { return nil }
+                return "\((other.track.path as NSString).lastPathComponent) \(result["score"] ?? "?")"
+            }
+            return "\((copy.track.path as NSString).lastPathComponent) (\(copy.track.metadata.durationSeconds.map { "\($0)" } ?? "?") s): \(scores)"
+        }.joined(separator: "; ")
     }
 
     // MARK: Playlists from the CLI

@@ -15,11 +15,21 @@ export async function downloadPlaylist(method, path, { query = {}, body, filenam
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-/** A "Save as playlist" button that runs `save` (a downloadPlaylist call) and shows its error. */
+/**
+ * A "Save as playlist" button that runs `save` (a downloadPlaylist call) and shows its error;
+ * its `data-state` says how the last save went ("saving", "saved", "error").
+ */
 export function playlistButton(save, { label = "Save as playlist", testid = "save-playlist", title } = {}) {
   const button = h("button", { type: "button", class: "secondary small", dataset: { testid }, title }, label);
   button.addEventListener("click", async () => {
-    try { await busy(button, save); } catch (err) { if (err.name !== "AbortError") showError(err); }
+    button.dataset.state = "saving";
+    try {
+      await busy(button, save);
+      button.dataset.state = "saved";
+    } catch (err) {
+      button.dataset.state = "error";
+      if (err.name !== "AbortError") showError(err);
+    }
   });
   return button;
 }
