@@ -68,7 +68,7 @@ public struct Playlist: Sendable, Equatable {
     }
 
     /// Builds a playlist of `count` tracks (nil: the default for the source: 20, a path of 8,
-    /// a whole cluster) from `source`, within `scope`'s tracks.
+    /// a whole cluster however large) from `source`, within `scope`'s tracks.
     public static func build(_ source: PlaylistSource, count: Int?, scope: SimilarityScope, similarity: SimilarityService,
                              database: Database) throws -> Playlist {
         if let count, !(1...maximumCount).contains(count) {
@@ -110,7 +110,8 @@ public struct Playlist: Sendable, Equatable {
                 throw SimilarityServiceError.invalid("there is no group \(group + 1): the library makes \(map.groups.count) groups (1 to \(map.groups.count))")
             }
             let members = map.points.filter { $0.cluster == group }.map(\.trackID)
-            ids = Array(orderedByCentre(members, similarity: similarity).prefix(count ?? maximumCount))
+            let ordered = orderedByCentre(members, similarity: similarity)
+            ids = count.map { Array(ordered.prefix($0)) } ?? ordered
         }
         return try tracks(ids, ownerID: scope.ownerID, database: database)
     }

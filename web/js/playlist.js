@@ -20,7 +20,9 @@ export async function downloadPlaylist(method, path, { query = {}, body, filenam
  * its `data-state` says how the last save went ("saving", "saved", "error").
  */
 export function playlistButton(save, { label = "Save as playlist", testid = "save-playlist", title } = {}) {
-  const button = h("button", { type: "button", class: "secondary small", dataset: { testid }, title }, label);
+  // Quieter than the view's own actions, and never stretched across a grid cell (the map legend).
+  const button = h("button", { type: "button", class: "button-secondary small", style: { justifySelf: "start" }, dataset: { testid }, title },
+    label);
   button.addEventListener("click", async () => {
     button.dataset.state = "saving";
     try {
