@@ -54,7 +54,8 @@ struct PlaylistOutputOptions: ParsableArguments {
 
 /// The count every playlist command takes.
 struct PlaylistCountOption: ParsableArguments {
-    @Option(help: "Tracks in the playlist (1 to \(Playlist.maximumCount)).") var count: Int?
+    @Option(help: "Tracks in the playlist, 1 to \(Playlist.maximumCount) (default 20; a path 8; a cluster all its tracks).")
+    var count: Int?
 
     func validate() throws {
         if let count, !(1...Playlist.maximumCount).contains(count) {
