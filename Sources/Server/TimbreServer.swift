@@ -200,6 +200,7 @@ public final class TimbreServer: RequestHandling, @unchecked Sendable {
         addTrackRoutes(&router)
         addExplanationRoutes(&router)
         addSimilarityRoutes(&router)
+        addDuplicateRoutes(&router)
         addLibraryRoutes(&router)
         addModelRoutes(&router)
         addRetrainingRoutes(&router)

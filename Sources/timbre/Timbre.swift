@@ -31,6 +31,8 @@ struct Timbre: ParsableCommand {
             TagsCommand.self,
             SimilarCommand.self,
             ClustersCommand.self,
+            PlaylistCommand.self,
+            DuplicatesCommand.self,
             ServeCommand.self,
             TagCommand.self,
             RetrainCommand.self,

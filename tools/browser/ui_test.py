@@ -203,7 +203,12 @@ class UITest(Browser):
             raise CheckFailed(f"scores are not best first: {scores}")
         if self.state["track_id"] in [i.get_attribute("data-track-id") for i in items]:
             raise CheckFailed("the track is listed as similar to itself")
-        return f"{len(items)} tracks, scores {scores[0]:.3f} … {scores[-1]:.3f}"
+        save = self.one('[data-testid="save-playlist"]', "the Save as playlist button")
+        save.click()
+        self.wait(lambda d: save.get_attribute("data-state") in ("saved", "error"), "the playlist download")
+        if save.get_attribute("data-state") != "saved":
+            raise CheckFailed("Save as playlist failed (GET …/similar?format=m3u8)")
+        return f"{len(items)} tracks, scores {scores[0]:.3f} … {scores[-1]:.3f}; saved as a playlist"
 
     def cluster_map(self):
         self.one("#nav-map").click()
@@ -218,6 +223,13 @@ class UITest(Browser):
             raise CheckFailed(f"the chart has {points} points on a {size} canvas")
         items = self.wait(lambda d: self.css('[data-testid="cluster-legend-item"]'), "the cluster legend")
         first = items[0].text.replace("\n", " ")
+        saves = self.css('[data-testid="cluster-playlist"]')
+        if len(saves) != len(items):
+            raise CheckFailed(f"{len(saves)} Save as playlist buttons for {len(items)} clusters")
+        saves[0].click()
+        self.wait(lambda d: saves[0].get_attribute("data-state") in ("saved", "error"), "the cluster's playlist download")
+        if saves[0].get_attribute("data-state") != "saved":
+            raise CheckFailed("Save as playlist failed (GET /clusters/{id}?format=m3u8&cluster=…)")
         Select(self.one("#cluster-k")).select_by_value("3")
         self.wait(lambda d: len(self.css('[data-testid="cluster-legend-item"]')) == 3, "3 clusters after choosing k=3")
         self.wait(lambda d: self.css('#cluster-chart[data-rendered="true"]'), "the chart redrawn")

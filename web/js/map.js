@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { busy, formatPercent, h, loading, replace, showError, trackName } from "./dom.js";
 import { chartAvailable, chartMissingNote, colour, makeChart } from "./charts.js";
+import { downloadPlaylist, playlistButton } from "./playlist.js";
 
 export async function render(ctx) {
   const { root, signal, query } = ctx;
@@ -98,8 +99,11 @@ export async function render(ctx) {
         toggle.setAttribute("aria-pressed", String(visible));
         if (chart) { chart.setDatasetVisibility(i, visible); chart.update(); }
       });
+      const save = playlistButton(() => downloadPlaylist("GET", `clusters/${clustering.id}`, {
+        query: { cluster: cid }, filename: `cluster-${cid}.m3u8`,
+      }), { testid: "cluster-playlist", title: `Download cluster ${cid}'s tracks as an M3U8 playlist, nearest its centre first` });
       return h("li", { class: "legend-item", dataset: { testid: "cluster-legend-item", cluster: cid } },
-        toggle,
+        toggle, save,
         h("div", { class: "chips" }, (c.tags || []).slice(0, 5).map((t) =>
           h("span", { class: "chip", title: formatPercent(t.probability, 1) }, t.label,
             h("span", { class: "chip-prob" }, formatPercent(t.probability))))),

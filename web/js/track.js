@@ -5,6 +5,7 @@
 // Grad-CAM explanation of that tag (GET /tracks/{id}/explain: the picture and its regions).
 
 import { api } from "./api.js";
+import { downloadPlaylist, playlistButton } from "./playlist.js";
 import {
   bar, busy, formatDuration, formatPercent, h, loading, note, replace, showError, statusBadge, tagChip,
   timeElement, trackName,
@@ -69,7 +70,11 @@ export async function render(ctx) {
           h("div", { class: "checks" },
             h("label", {}, sameAlbum, " Not from this album"),
             h("label", {}, sameArtist, " Not by this artist")),
-          similarList))));
+          similarList,
+          playlistButton(() => downloadPlaylist("GET", `tracks/${id}/similar`, {
+            query: { k: SIMILAR_K, exclude_same_album: sameAlbum.checked || "", exclude_same_artist: sameArtist.checked || "" },
+            filename: `similar-${id}.m3u8`, signal: ctx.signal,
+          }), { title: "Download these tracks as an M3U8 playlist" })))));
 
   function show(t) {
     heading.textContent = trackName(t);

@@ -9,17 +9,20 @@ extension TimbreServer {
             let user = try context.caller()
             let track = try self.ownedTrack(request, context).track
             let k = try request.integer("k", default: 10, in: 1...500)
+            let playlist = try self.playlistFormat(request)
             let scope = SimilarityScope(ownerID: user.id, excludeSameArtist: try request.flag("exclude_same_artist"),
                                         excludeSameAlbum: try request.flag("exclude_same_album"))
             let similarity = try self.similarity()
             let hits = try similarity.similar(toTrack: track.id, k: k, scope: scope)
-            return try self.similarAnswer(hits, query: ["track_id": .number(Double(track.id))], similarity: similarity, user: user)
+            return try self.similarAnswer(hits, query: ["track_id": .number(Double(track.id))], similarity: similarity, user: user,
+                                          playlist: playlist, name: "similar-\(track.id)")
         }
 
         // A playlist seed (the centroid of tracks), a vector, or an uploaded file (embedded with
         // the active model on the spot).
         router.add("POST", "/api/v1/similar", body: .audio) { [unowned self] request, context in
             let user = try context.caller()
+            let playlist = try self.playlistFormat(request)
             if request.contentType != "application/json" {
                 let k = try request.integer("k", default: 10, in: 1...500)
                 let (bytes, name) = try Self.uploadedAudio(request)
@@ -34,7 +37,8 @@ extension TimbreServer {
                     throw HTTPError.unprocessable("the upload could not be analysed as audio: \(error)")
                 }
                 let hits = try similarity.similar(toVector: embedding, k: k, scope: SimilarityScope(ownerID: user.id))
-                return try self.similarAnswer(hits, query: ["file": .string(name)], similarity: similarity, user: user)
+                return try self.similarAnswer(hits, query: ["file": .string(name)], similarity: similarity, user: user,
+                                              playlist: playlist, name: "similar")
             }
             struct Body: Decodable { let track_ids: [Int64]?; let vector: [Float]?; let k: Int? }
             let body = try JSONBody.decode(Body.self, from: request, allowedKeys: ["track_ids", "vector", "k"])
@@ -49,13 +53,14 @@ extension TimbreServer {
                 if let missing = ids.first(where: { owned[$0] == nil }) { throw HTTPError.notFound("there is no track \(missing)") }
                 let hits = try similarity.similar(toVector: try similarity.centroid(of: ids), k: k, scope: scope, excluding: Set(ids))
                 return try self.similarAnswer(hits, query: ["track_ids": .array(ids.map { .number(Double($0)) })],
-                                                        similarity: similarity, user: user)
+                                              similarity: similarity, user: user, playlist: playlist, name: "similar")
             case let (nil, vector?):
                 guard vector.allSatisfy(\.isFinite), vector.contains(where: { $0 != 0 }) else {
                     throw HTTPError.badRequest("vector must be finite numbers, not all zero")
                 }
                 let hits = try similarity.similar(toVector: vector, k: k, scope: scope)
-                return try self.similarAnswer(hits, query: ["vector": .number(Double(vector.count))], similarity: similarity, user: user)
+                return try self.similarAnswer(hits, query: ["vector": .number(Double(vector.count))], similarity: similarity, user: user,
+                                              playlist: playlist, name: "similar")
             default:
                 throw HTTPError.badRequest("give either track_ids or vector")
             }
@@ -66,8 +71,10 @@ extension TimbreServer {
             let a = try self.ownedTrack(request, context, parameter: "a").track
             let b = try self.ownedTrack(request, context, parameter: "b").track
             let steps = try request.integer("steps", default: 8, in: 2...50)
+            let playlist = try self.playlistFormat(request)
             let similarity = try self.similarity()
             let hits = try similarity.path(from: a.id, to: b.id, steps: steps, scope: SimilarityScope(ownerID: user.id))
+            if let playlist { return try self.playlistAnswer(hits.map(\.id), paths: playlist, user: user, name: "path-\(a.id)-\(b.id)") }
             let summaries = try self.summaries(hits.map(\.id), user: user, model: similarity.model)
             struct Step: Encodable { let track: TrackSummaryDTO; let score: Float }
             struct Answer: Encodable { let model_version: String; let tracks: [Step] }
@@ -110,7 +117,10 @@ extension TimbreServer {
             let map = try LibraryMap.build(similarity: similarity, trackIDs: mine, count: count, seed: body.seed ?? 1, database: self.database)
             let summaries = try self.summaries(map.groups.flatMap(\.examples), user: user, model: similarity.model)
             let tracks = try self.database.browser.owned(trackIDs: map.points.map(\.trackID), ownerID: user.id)
-            let stored = try self.clusterings.add(ownerID: user.id) { id in
+            let members = map.groups.map { group in
+                Playlist.orderedByCentre(map.points.filter { $0.cluster == group.id }.map(\.trackID), similarity: similarity)
+            }
+            let stored = try self.clusterings.add(ownerID: user.id, members: members) { id in
                 Array(try Response.encoder.encode(ClusteringDTO(id: id, map: map, summaries: summaries, tracks: tracks)))
             }
             return Response(status: 201, headers: [("Content-Type", "application/json")], body: .bytes(stored.body))
@@ -118,14 +128,26 @@ extension TimbreServer {
 
         router.add("GET", "/api/v1/clusters/{id}") { [unowned self] request, context in
             let id = try request.id("id")
-            guard let body = self.clusterings.find(id: id, ownerID: try context.caller().id) else {
+            let user = try context.caller()
+            let playlist = try self.playlistFormat(request)
+            guard let found = self.clusterings.find(id: id, ownerID: user.id) else {
                 throw HTTPError.notFound("there is no clustering \(id) (the server keeps the 32 most recent)")
             }
-            return Response(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(body))
+            if let playlist {
+                let members = found.members
+                guard request.query["cluster"] != nil, !members.isEmpty else {
+                    throw HTTPError.badRequest("format=m3u8 needs cluster, the id of one of the clustering's clusters")
+                }
+                let cluster = try request.integer("cluster", default: 0, in: 0...(members.count - 1))
+                return try self.playlistAnswer(members[cluster], paths: playlist, user: user, name: "cluster-\(id)-\(cluster)")
+            }
+            return Response(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(found.body))
         }
     }
 
-    func similarAnswer(_ hits: [SimilarityHit], query: [String: JSONValue], similarity: SimilarityService, user: User) throws -> Response {
+    func similarAnswer(_ hits: [SimilarityHit], query: [String: JSONValue], similarity: SimilarityService, user: User,
+                       playlist: PlaylistPaths? = nil, name: String = "similar") throws -> Response {
+        if let playlist { return try playlistAnswer(hits.map(\.id), paths: playlist, user: user, name: name) }
         let summaries = try summaries(hits.map(\.id), user: user, model: similarity.model)
         struct Answer: Encodable { let model_version: String; let query: [String: JSONValue]; let results: [SimilarEntryDTO] }
         return try .json(Answer(model_version: similarity.model.version, query: query,

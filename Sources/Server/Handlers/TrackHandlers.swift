@@ -9,6 +9,7 @@ extension TimbreServer {
             let user = try context.caller()
             var filter = TrackFilter()
             filter.limit = try request.integer("limit", default: 50, in: 1...500)
+            let playlist = try self.playlistFormat(request)
             filter.minimumProbability = try request.number("min_probability", default: 0.5, in: 0...1)
             if let tag = request.query["tag"], !tag.isEmpty { filter.tag = try TagLabel.normalised(tag) }
             if let text = request.query["q"], !text.isEmpty {
@@ -38,6 +39,7 @@ extension TimbreServer {
             }
             let model = try self.database.models.active()
             let page = try self.database.browser.page(ownerID: user.id, modelID: model?.id, filter: filter)
+            if let playlist { return try self.playlistAnswer(page.tracks.map(\.id), paths: playlist, user: user, name: "tracks") }
             let tags = try self.tags(of: page.tracks.map(\.id), user: user, model: model)
             let summaries = page.tracks.map { TrackSummaryDTO($0, tags: tags[$0.id] ?? TrackTags(predicted: [:], corrections: [:])) }
             return try .json(TrackPageDTO(tracks: summaries, next_cursor: page.hasMore ? page.tracks.last.map { String($0.id) } : nil))
