@@ -33,6 +33,7 @@ struct Timbre: ParsableCommand {
             TagCommand.self,
             RetrainCommand.self,
             ModelCommand.self,
+            WritebackCommand.self,
         ]
     )
 
