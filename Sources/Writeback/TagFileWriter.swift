@@ -230,6 +230,8 @@ public enum TagFileWriter {
     }
 
     private static func time(_ nanoseconds: Int64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
     }
 }

@@ -24,6 +24,7 @@ struct WritebackCommand: ParsableCommand {
     func validate() throws {
         guard (0...1).contains(minProbability) else { throw ValidationError("--min-probability must be between 0 and 1") }
         if undo && replace { throw ValidationError("--undo and --replace do not go together") }
+        do { _ = try TagField(parsing: field); _ = try TagValueFormat(format) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -49,6 +50,12 @@ struct WritebackCommand: ParsableCommand {
                     print("\(printable(item.path)): \(options.field) \(printable(LibraryWriteback.show(item.old))) → \(printable(LibraryWriteback.show(item.new)))")
                 }
                 if !plan.writes.isEmpty { print("dry run: nothing was written") }
+                return
+            }
+            guard !plan.writes.isEmpty else {
+                if plan.changedSinceScan > 0 {
+                    throw CommandFailure("\(plan.changedSinceScan) files changed since the last scan were not written; run `timbre scan`, then write back again")
+                }
                 return
             }
             let report = writeback.apply(plan, library: target) { item, error in
