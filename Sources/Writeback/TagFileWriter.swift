@@ -82,7 +82,7 @@ public final class PreparedTagWrite {
 /// 4. give the copy the original's permission bits and owner and group (refused when they cannot
 ///    be kept: run as the file's owner or root) and `fsync` it;
 /// 5. verify: the property reads back as written through the read-only path, and the audio
-///    decodes to the same samples at the same rate and channel count as the original's;
+///    decodes to the same samples, every channel, at the same rate as the original's;
 /// 6. `PreparedTagWrite.replaceOriginal`: `rename(2)` over the original, `fsync` the folder.
 ///
 /// The mtime is the write's (the file did change: backup and sync tools must see it), not the
@@ -147,14 +147,15 @@ public enum TagFileWriter {
         }
         try Self.copyBytes(from: original.descriptor, size: original.size, to: copy, path: path)
         try TagValues.write(descriptor: copy, format: format, key: key, values: values, path: path)
-        if fchmod(copy, info.st_mode & 0o7777) != 0 {
-            throw .fileFailed(path: path, reason: "cannot give the new version the file's permissions (\(String(cString: strerror(errno))))")
-        }
+        // Owner first: chown clears set-user-ID and set-group-ID bits, which the mode then restores.
         var mine = stat()
         if fstat(copy, &mine) == 0, mine.st_uid != info.st_uid || mine.st_gid != info.st_gid,
            fchown(copy, info.st_uid, info.st_gid) != 0 {
             throw .fileFailed(path: path, reason: "cannot keep its owner \(info.st_uid):\(info.st_gid) (\(String(cString: strerror(errno)))); "
                               + "run as the file's owner or root")
+        }
+        if fchmod(copy, info.st_mode & 0o7777) != 0 {
+            throw .fileFailed(path: path, reason: "cannot give the new version the file's permissions (\(String(cString: strerror(errno))))")
         }
         guard fsync(copy) == 0 else {
             throw .fileFailed(path: path, reason: "cannot flush the new version to disk (\(String(cString: strerror(errno))))")
@@ -179,19 +180,13 @@ public enum TagFileWriter {
                                 contentHash: digest, values: values, genre: genre)
     }
 
-    /// The audio must decode to exactly the same samples (native rate, no resampling).
+    /// The audio must decode to exactly the same samples, every channel, at the source's rate.
     static func verifyAudio(original: ReadOnlyFile, copy: ReadOnlyFile, path: String) throws(WritebackError) {
-        let options = DecodeOptions(targetSampleRate: nil)
-        let before: DecodedAudio, after: DecodedAudio
-        do { before = try AudioDecoder.decode(file: original, options: options) } catch {
-            throw .fileFailed(path: path, reason: "cannot decode the original to check the audio (\(error))")
+        let same: Bool
+        do { same = try AudioDecoder.decodeIdentically(original, copy) } catch {
+            throw .fileFailed(path: path, reason: "cannot decode it to check that the audio is unchanged (\(error))")
         }
-        do { after = try AudioDecoder.decode(file: copy, options: options) } catch {
-            throw .fileFailed(path: path, reason: "the new version does not decode (\(error))")
-        }
-        guard before.sourceSampleRate == after.sourceSampleRate, before.sourceChannels == after.sourceChannels,
-              before.samples.count == after.samples.count,
-              before.samples.withUnsafeBytes({ a in after.samples.withUnsafeBytes { b in a.elementsEqual(b) } }) else {
+        guard same else {
             throw .fileFailed(path: path, reason: "the new version's audio decodes differently from the original's")
         }
     }

@@ -339,6 +339,28 @@ final class WritebackTests: XCTestCase {
         XCTAssertEqual(try bytes("b.mp3"), before["b.mp3"])
     }
 
+    /// The check before a rename compares every channel: channels swapped mix to the same mono
+    /// signal but are not the same audio.
+    func testAudioComparisonSeesEveryChannel() throws {
+        let rate = 22050, frames = 8000
+        func write(_ name: String, swapped: Bool) throws {
+            var samples = [Float](repeating: 0, count: 2 * frames)
+            for i in 0..<frames {
+                let left = 0.3 * sin(2 * Float.pi * 220 * Float(i) / Float(rate)), right = 0.2 * sin(2 * Float.pi * 470 * Float(i) / Float(rate))
+                samples[2 * i] = swapped ? right : left
+                samples[2 * i + 1] = swapped ? left : right
+            }
+            try AudioWriter.write(samples, sampleRate: rate, channels: 2, to: path(name))
+        }
+        try write("one.flac", swapped: false)
+        try write("swapped.flac", swapped: true)
+        try writeFile("tagged.flac")
+        XCTAssertEqual(try pcm("one.flac").samples, try pcm("swapped.flac").samples, "the mono mixes agree")
+        XCTAssertFalse(try AudioDecoder.decodeIdentically(ReadOnlyFile(path: path("one.flac")), ReadOnlyFile(path: path("swapped.flac"))))
+        XCTAssertTrue(try AudioDecoder.decodeIdentically(ReadOnlyFile(path: path("one.flac")), ReadOnlyFile(path: path("one.flac"))))
+        XCTAssertFalse(try AudioDecoder.decodeIdentically(ReadOnlyFile(path: path("one.flac")), ReadOnlyFile(path: path("tagged.flac"))))
+    }
+
     /// The commands: `library set`, `writeback` refused while off, `--dry-run`, the write, and
     /// "0 files to write" the second time.
     func testCommandLine() throws {
