@@ -140,6 +140,9 @@ final class WritebackTests: XCTestCase {
 
     func testWritebackWritesTagsKeepsAudioAndARescanChangesNothing() throws {
         for name in names { try writeFile(name, title: "Title of \(name)") }
+        // Mode and (where this test may give files away) owner are kept.
+        XCTAssertEqual(chmod(path("d.wav"), 0o640), 0)
+        let givesAway = geteuid() == 0 && chown(path("d.wav"), 1234, 2345) == 0
         let scene = try scene()
         defer { scene.database.drop() }
         let writeback = LibraryWriteback(pool: scene.database.pool)
@@ -155,11 +158,20 @@ final class WritebackTests: XCTestCase {
         // Planning (what --dry-run prints) writes nothing.
         for name in names { XCTAssertEqual(try bytes(name), before[name]?.bytes, name) }
 
+        let corrected = try writeback.plan(library: scene.library, options: WritebackOptions(
+            format: try TagValueFormat("{tags}"), includeCorrectedOnly: true))
+        XCTAssertEqual(corrected.writes.map(\.path), ["a.flac"], "--include-corrected-only")
+        XCTAssertEqual(corrected.writes.first?.new, ["ambient; rock"], "--format")
+
         let jobsBefore = try jobCount(scene.database)
         let report = writeback.apply(plan, library: scene.library)
         XCTAssertEqual(report.failed, [])
         XCTAssertEqual(report.written, 4)
         XCTAssertEqual(try folderListing(), names, "no temporary file is left behind")
+        var wav = stat()
+        XCTAssertEqual(stat(path("d.wav"), &wav), 0)
+        XCTAssertEqual(wav.st_mode & 0o7777, 0o640)
+        if givesAway { XCTAssertEqual([wav.st_uid, wav.st_gid], [1234, 2345]) }
 
         let tracks = TrackRepository(pool: scene.database.pool)
         for name in names {
