@@ -35,6 +35,8 @@ let package = Package(
         // TagLib's C++ API behind a C header, reading tags from a descriptor opened read-only
         // (TagLib's C API opens files "rb+" first). libtag1-dev; `taglib` in pkg-config.
         .target(name: "CTagLibReadOnly", linkerSettings: [.linkedLibrary("tag")]),
+        // TagLib's C++ API writing tags through a read-write descriptor: only Writeback links it.
+        .target(name: "CTagLibWriter", dependencies: ["CTagLibReadOnly"], linkerSettings: [.linkedLibrary("tag")]),
 
         // Layers, lowest first. A lower layer never imports a higher one.
         .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLibReadOnly"]),
@@ -54,6 +56,8 @@ let package = Package(
         // What the CLI and the HTTP server both do with a catalog: effective tags, similar
         // tracks, song paths, the library map.
         .target(name: "Service", dependencies: ["Catalog", "Similarity", "Tagger", "Features", "AudioIO", "Charts"]),
+        // `timbre writeback`: the one module that writes into library files (tags only, opt-in).
+        .target(name: "Writeback", dependencies: ["Service", "Catalog", "AudioIO", "CTagLibReadOnly", "CTagLibWriter"]),
         .target(name: "Server", dependencies: [
             "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features", "Charts", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
@@ -61,7 +65,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "timbre", dependencies: [
-            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "Service", "Server", "COpenBLAS",
+            "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "Service", "Server", "Writeback", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -71,7 +75,7 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features", "Writeback", "Service", "CTagLib"]),
         .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features"]),
     ]

@@ -86,3 +86,49 @@ extern "C" void timbre_file_tags_free(TimbreFileTags *tags) {
         *text = nullptr;
     }
 }
+
+extern "C" int timbre_tag_values_read(int descriptor, TimbreTagFormat format, const char *key, TimbreTagValues *values) {
+    values->values = nullptr;
+    values->count = 0;
+    const int own = dup(descriptor);
+    if (own < 0) return 0;
+    // The duplicate shares the caller's offset, and RIFF parsing reads from where it stands
+    // (after a write through another duplicate: the end). Timbre's readers all use pread.
+    lseek(own, 0, SEEK_SET);
+    try {
+        TagLib::FileStream stream(own, /* openReadOnly */ true);
+        if (!stream.isOpen()) {
+            close(own);
+            return 0;
+        }
+        const auto file = open(&stream, format);
+        if (!file || !file->isValid()) return 0;
+        const TagLib::PropertyMap properties = file->properties();
+        const auto found = properties.find(TagLib::String(key, TagLib::String::UTF8).upper());
+        if (found == properties.end() || found->second.isEmpty()) return 1;
+        const TagLib::StringList &list = found->second;
+        values->values = static_cast<char **>(std::calloc(list.size(), sizeof(char *)));
+        if (!values->values) return 0;
+        for (const TagLib::String &text : list) {
+            const std::string utf8 = text.to8Bit(true);
+            char *out = static_cast<char *>(std::malloc(utf8.size() + 1));
+            if (!out) {
+                timbre_tag_values_free(values);
+                return 0;
+            }
+            std::memcpy(out, utf8.c_str(), utf8.size() + 1);
+            values->values[values->count++] = out;
+        }
+        return 1;
+    } catch (...) {
+        timbre_tag_values_free(values);
+        return 0;
+    }
+}
+
+extern "C" void timbre_tag_values_free(TimbreTagValues *values) {
+    for (unsigned int i = 0; i < values->count; i++) std::free(values->values[i]);
+    std::free(values->values);
+    values->values = nullptr;
+    values->count = 0;
+}

@@ -4,8 +4,8 @@ import Catalog
 struct LibraryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "library",
-        abstract: "Manage music libraries (folders Timbre scans; it never writes into them).",
-        subcommands: [Add.self, List.self]
+        abstract: "Manage music libraries (folders Timbre scans; it writes into them only through `timbre writeback`, if allowed).",
+        subcommands: [Add.self, List.self, Change.self]
     )
 
     struct Add: ParsableCommand {

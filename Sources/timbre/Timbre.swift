@@ -37,6 +37,7 @@ struct Timbre: ParsableCommand {
             TagCommand.self,
             RetrainCommand.self,
             ModelCommand.self,
+            WritebackCommand.self,
         ]
     )
 

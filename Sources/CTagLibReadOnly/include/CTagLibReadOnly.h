@@ -54,6 +54,19 @@ typedef struct {
 int timbre_file_picture_read(int descriptor, TimbreTagFormat format, unsigned long max_size, TimbreFilePicture *picture);
 
 void timbre_file_picture_free(TimbreFilePicture *picture);
+/* Every value of one property (TagLib's unified keys: "GENRE", "GROUPING", "COMMENT", or any
+ * custom key such as "TIMBRE"), UTF-8, malloc'd; free with timbre_tag_values_free. */
+typedef struct {
+    char **values;
+    unsigned int count;
+} TimbreTagValues;
+
+/* Reads the values of `key` from the file open on `descriptor` (read as above: a read-only
+ * duplicate). Returns 1 when TagLib parsed the file (count may be 0), 0 otherwise. The tag
+ * write-back (CTagLibWriter) reads old values and verifies its writes through this. */
+int timbre_tag_values_read(int descriptor, TimbreTagFormat format, const char *key, TimbreTagValues *values);
+
+void timbre_tag_values_free(TimbreTagValues *values);
 
 #ifdef __cplusplus
 }
