@@ -54,6 +54,7 @@ typedef struct {
 int timbre_file_picture_read(int descriptor, TimbreTagFormat format, unsigned long max_size, TimbreFilePicture *picture);
 
 void timbre_file_picture_free(TimbreFilePicture *picture);
+
 /* Every value of one property (TagLib's unified keys: "GENRE", "GROUPING", "COMMENT", or any
  * custom key such as "TIMBRE"), UTF-8, malloc'd; free with timbre_tag_values_free. */
 typedef struct {
