@@ -22,14 +22,19 @@ public final class LSTM: Layer {
     /// Off for a first layer whose input needs no gradient (saves one GEMM per direction).
     public var computesInputGradient = true
 
-    /// One direction of one layer: its parameters and what its forward saved.
-    final class Cell {
+    /// One direction of one layer: its parameters and what its forward saved. Unchecked
+    /// Sendable: in a parallel loop each cell is touched by exactly one worker.
+    final class Cell: @unchecked Sendable {
         let weightIH: Parameter, weightHH: Parameter, biasIH: Parameter, biasHH: Parameter
         /// (N·T, 4H): i, f, g, o after their nonlinearities.
         let gates = FloatStorage()
         /// (N·T, H): c_t and tanh(c_t).
         let cells = FloatStorage()
         let tanhCells = FloatStorage()
+        /// Backward scratch: the gates' pre-activation gradients (N·T, 4H), and dh, dc (N, H).
+        let gateGradient = FloatStorage()
+        let hiddenGradient = FloatStorage()
+        let cellGradient = FloatStorage()
 
         init(prefix: String, suffix: String, inputSize: Int, hiddenSize: Int, rng: inout SeededGenerator) {
             func make(_ kind: String, _ shape: [Int]) -> Parameter {
@@ -52,9 +57,6 @@ public final class LSTM: Layer {
     private let outputs: [FloatStorage]
     /// Per layer: the gradient of its input.
     private let inputGradients: [FloatStorage]
-    private let gateGradient = FloatStorage()
-    private let hiddenGradient = FloatStorage()
-    private let cellGradient = FloatStorage()
     private var input: Activation?
     private var steps = 0
 
@@ -96,7 +98,11 @@ public final class LSTM: Layer {
         var x = inp.data, inSize = inputSize
         for layer in 0..<numLayers {
             let out = outputs[layer].reserve(N * T * D * H)
-            for dir in 0..<D { Self.forwardCell(cells[layer][dir], x: x, inSize: inSize, out: out, N: N, T: T, H: H, D: D, dir: dir) }
+            // The two directions are independent and write disjoint halves of `out`: one worker each.
+            let pair = cells[layer], xs = SendablePointer(x), outs = SendablePointer(out), I = inSize
+            Parallel.forEachChunk(D, chunks: D) { _, dirs in
+                for dir in dirs { Self.forwardCell(pair[dir], x: xs.pointer, inSize: I, out: outs.pointer, N: N, T: T, H: H, D: D, dir: dir) }
+            }
             x = out
             inSize = D * H
         }
@@ -121,6 +127,9 @@ public final class LSTM: Layer {
                         1, x, Int32(I), w.baseAddress!, Int32(I), 1, g, Int32(G4))
         }
         let hOut = out + dir * H
+        // c_{-1} = 0 (the state before the first step); reused as the cell buffer's scratch
+        let zeros = cell.cellGradient.reserve(H)
+        zeros.update(repeating: 0, count: H)
         cell.weightHH.value.data.withUnsafeBufferPointer { wb in
             let w = wb.baseAddress!
             for s in 0..<T {
@@ -135,10 +144,10 @@ public final class LSTM: Layer {
                     let row = n * T + t
                     let a = g + row * G4
                     let cRow = c + row * H, tcRow = tc + row * H, h = hOut + row * outStride
-                    let cPrev: UnsafeMutablePointer<Float>? = s > 0 ? c + (n * T + tp) * H : nil
+                    let cPrev = s > 0 ? c + (n * T + tp) * H : zeros
                     for j in 0..<H {
                         let i = sigmoid(a[j]), f = sigmoid(a[H + j]), gg = tanhf(a[2 * H + j]), o = sigmoid(a[3 * H + j])
-                        let cv = f * (cPrev?[j] ?? 0) + i * gg
+                        let cv = f * cPrev[j] + i * gg
                         let th = tanhf(cv)
                         cRow[j] = cv; tcRow[j] = th
                         h[j] = o * th
@@ -161,22 +170,35 @@ public final class LSTM: Layer {
             let wantInput = layer > 0 || computesInputGradient
             let dx = inputGradients[layer].reserve(N * T * inSize)
             if wantInput { dx.update(repeating: 0, count: N * T * inSize) }
-            for dir in 0..<D {
-                backwardCell(cells[layer][dir], x: x, inSize: inSize, out: outputs[layer].pointer, dout: dy,
-                             dx: wantInput ? dx : nil, N: N, T: T, H: H, D: D, dir: dir)
+            // Through time per direction, one worker each (their parameters' gradients are their
+            // own); then both directions' input gradients are added in order, deterministically.
+            let pair = cells[layer], xs = SendablePointer(x), outs = SendablePointer(outputs[layer].pointer)
+            let dys = SendablePointer(dy), I = inSize
+            Parallel.forEachChunk(D, chunks: D) { _, dirs in
+                for dir in dirs {
+                    Self.backwardCell(pair[dir], x: xs.pointer, inSize: I, out: outs.pointer, dout: dys.pointer, N: N, T: T, H: H, D: D, dir: dir)
+                }
+            }
+            if wantInput {
+                for cell in pair {
+                    cell.weightIH.value.data.withUnsafeBufferPointer { w in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N * T), Int32(inSize), Int32(4 * H),
+                                    1, cell.gateGradient.pointer, Int32(4 * H), w.baseAddress!, Int32(inSize), 1, dx, Int32(inSize))
+                    }
+                }
             }
             dy = dx
         }
         return dy
     }
 
-    private func backwardCell(_ cell: Cell, x: UnsafeMutablePointer<Float>, inSize I: Int, out: UnsafeMutablePointer<Float>,
-                              dout: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                              N: Int, T: Int, H: Int, D: Int, dir: Int) {
+    /// Leaves dA in `cell.gateGradient` for the input gradient, dA·W_ih, which the caller adds.
+    private static func backwardCell(_ cell: Cell, x: UnsafeMutablePointer<Float>, inSize I: Int, out: UnsafeMutablePointer<Float>,
+                                     dout: UnsafeMutablePointer<Float>, N: Int, T: Int, H: Int, D: Int, dir: Int) {
         let rows = N * T, G4 = 4 * H, outStride = D * H
         let g = cell.gates.pointer, c = cell.cells.pointer, tc = cell.tanhCells.pointer
-        let da = gateGradient.reserve(rows * G4)
-        let dh = hiddenGradient.reserve(N * H), dc = cellGradient.reserve(N * H)
+        let da = cell.gateGradient.reserve(rows * G4)
+        let dh = cell.hiddenGradient.reserve(N * H), dc = cell.cellGradient.reserve(N * H)
         dh.update(repeating: 0, count: N * H)
         dc.update(repeating: 0, count: N * H)
         let hOut = out + dir * H, dyOut = dout + dir * H
@@ -215,7 +237,7 @@ public final class LSTM: Layer {
                 }
             }
         }
-        // dW_ih += dAᵀ·x;  db_ih, db_hh += Σ rows of dA;  dx += dA·W_ih
+        // dW_ih += dAᵀ·x;  db_ih, db_hh += Σ rows of dA
         cell.weightIH.grad.data.withUnsafeMutableBufferPointer { dw in
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(G4), Int32(I), Int32(rows),
                         1, da, Int32(G4), x, Int32(I), 1, dw.baseAddress!, Int32(I))
@@ -226,12 +248,6 @@ public final class LSTM: Layer {
                     let dA = da + r * G4
                     for j in 0..<G4 { dbi[j] += dA[j]; dbh[j] += dA[j] }
                 }
-            }
-        }
-        if let dx {
-            cell.weightIH.value.data.withUnsafeBufferPointer { w in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(I), Int32(G4),
-                            1, da, Int32(G4), w.baseAddress!, Int32(I), 1, dx, Int32(I))
             }
         }
     }
