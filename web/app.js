@@ -9,6 +9,7 @@ import * as trackPage from "./js/track.js";
 import * as mapPage from "./js/map.js";
 import * as predictPage from "./js/predict.js";
 import * as livePage from "./js/live.js";
+import * as duplicatesPage from "./js/duplicates.js";
 import * as jobsPage from "./js/jobs.js";
 import * as modelsPage from "./js/models.js";
 import * as librariesPage from "./js/libraries.js";
@@ -19,6 +20,7 @@ const routes = [
   { pattern: /^\/map$/, name: "map", title: "Cluster map", page: mapPage },
   { pattern: /^\/predict$/, name: "predict", title: "Predict", page: predictPage },
   { pattern: /^\/live$/, name: "live", title: "Live", page: livePage },
+  { pattern: /^\/duplicates$/, name: "duplicates", title: "Duplicates", page: duplicatesPage },
   { pattern: /^\/jobs$/, name: "jobs", title: "Jobs", page: jobsPage },
   { pattern: /^\/models$/, name: "models", title: "Models", page: modelsPage },
   { pattern: /^\/libraries$/, name: "libraries", title: "Libraries", page: librariesPage },

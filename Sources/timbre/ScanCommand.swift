@@ -10,7 +10,7 @@ struct ScanCommand: ParsableCommand {
 
     @Argument(help: "A library id or a path inside a library (default: every library).") var library: String?
     @Flag(help: "Only index and queue; leave tagging to `timbre worker`.") var noTag = false
-    @Flag(help: "Let this scan mark most of a library (or all of it, from an empty folder) gone; without it such a scan marks nothing gone.")
+    @Flag(help: "Let this scan mark most of a library (or all of it, from an empty folder, or any of it from a root on another device than last time) gone; without it such a scan marks nothing gone.")
     var allowMassRemoval = false
     @OptionGroup var tagging: TaggingOptions
     @OptionGroup var database: DatabaseOptions

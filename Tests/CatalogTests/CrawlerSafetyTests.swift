@@ -82,6 +82,51 @@ final class CrawlerSafetyTests: XCTestCase {
         XCTAssertEqual(try statuses(database, library)[.gone], 40)
     }
 
+    /// A root on another device than at the last scan (the library's disk unmounted under a
+    /// mount point that holds other files, or another disk in its place) marks nothing gone
+    /// unless --allow-mass-removal, even for a removal far below the mass-removal count; a scan
+    /// that finds every track records the new device.
+    func testRootOnAnotherDeviceIsRefusedUnlessAllowed() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        for i in 0..<4 { try write("t\(i).mp3", "track \(i)") }
+        let library = try database.makeLibrary(root: root.path)
+        let crawler = Crawler(pool: database.pool)
+        func storedDevice() throws -> Int64? {
+            try database.pool.withConnection { try $0.query("SELECT root_device FROM libraries WHERE id = $1", [library.id]).optionalInt(0, 0) }
+        }
+        func pretendTheLastScanSawAnotherDevice() throws {
+            try database.pool.withConnection { _ = try $0.query("UPDATE libraries SET root_device = root_device + 1 WHERE id = $1", [library.id]) }
+        }
+        XCTAssertNil(try storedDevice())
+        XCTAssertEqual(try crawler.scan(library: library).added, 4)
+        let device = try XCTUnwrap(Crawler.device(of: root.path))
+        XCTAssertEqual(try storedDevice(), device)
+
+        try pretendTheLastScanSawAnotherDevice()
+        try FileManager.default.removeItem(atPath: root.path + "/t0.mp3")
+        XCTAssertThrowsError(try crawler.scan(library: library)) { error in
+            XCTAssertTrue("\(error)".contains("on another device than at the last scan"), "\(error)")
+            XCTAssertTrue("\(error)".contains("would mark 1 of the library's 4 tracks gone"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--allow-mass-removal"), "\(error)")
+        }
+        XCTAssertNil(try statuses(database, library)[.gone])
+        XCTAssertEqual(try storedDevice(), device + 1, "a refused scan records nothing")
+
+        crawler.allowMassRemoval = true
+        XCTAssertEqual(try crawler.scan(library: library).gone, 1)
+        XCTAssertEqual(try storedDevice(), device)
+
+        // Every track found on the other device (the library copied to a new disk): the scan
+        // passes and the new device is the library's from then on.
+        crawler.allowMassRemoval = false
+        try pretendTheLastScanSawAnotherDevice()
+        XCTAssertEqual(try crawler.scan(library: library).unchanged, 3)
+        XCTAssertEqual(try storedDevice(), device)
+        try FileManager.default.removeItem(atPath: root.path + "/t1.mp3")
+        XCTAssertEqual(try crawler.scan(library: library).gone, 1)
+    }
+
     /// The CLI: `timbre scan` refuses and says how to proceed; a library root with a newline and
     /// an escape character in its name prints escaped.
     func testScanCommandRefusesAndPrintsNamesEscaped() throws {

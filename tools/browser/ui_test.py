@@ -265,6 +265,21 @@ class UITest(Browser):
             raise CheckFailed(f"no final track estimate: {track!r}")
         return f"{len(chunks)} chunk rows; track {track[:80]!r}"
 
+    def duplicates_page(self):
+        self.one("#nav-duplicates").click()
+        self.one('#duplicates-groups[data-state="ready"]', "the duplicates answer")
+        summary = self.one("#duplicates-summary").text
+        # The demo library's tracks are all different pieces: no group at the default threshold.
+        if not summary.startswith("No duplicates among") or self.css('[data-testid="duplicate-group"]'):
+            raise CheckFailed(f"a false duplicate in the demo library: {summary!r}")
+        threshold = self.one("#duplicates-threshold")
+        threshold.clear()
+        threshold.send_keys("0.9")
+        self.one("#duplicates-find").click()
+        self.wait(lambda d: "threshold=0.9" in self.driver.current_url, "the threshold in the URL")
+        self.one('#duplicates-groups[data-state="ready"]', "the duplicates answer at 0.9")
+        return f"{summary!r}; at 0.9: {self.one('#duplicates-summary').text!r}"
+
     def other_pages(self):
         seen = []
         for route, ready, shot in (("#/jobs", '#jobs-table[data-state="ready"], #jobs-empty:not([hidden])', "jobs"),
@@ -369,6 +384,7 @@ class UITest(Browser):
             ("cluster map", self.cluster_map, "map", False),
             ("predict an uploaded file", self.predict_upload, "predict", False),
             ("stream a file on the Live page", self.live_stream, "live", False),
+            ("the duplicates page", self.duplicates_page, "duplicates", False),
             ("jobs, models and libraries pages", self.other_pages, None, False),
             ("an API error shows a dismissible banner", self.error_banner, None, False),
             ("375 px wide layout", self.phone_layout, None, False),

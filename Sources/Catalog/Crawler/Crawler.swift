@@ -43,7 +43,8 @@ public final class Crawler {
     public var progressInterval = 1000
     /// Let a scan mark most of a library gone (or all of it, from an empty root); off, such a
     /// scan marks nothing gone and throws `CatalogError.invalidArgument` saying so (an unmounted disk looks
-    /// like an empty folder).
+    /// like an empty folder), nor would a scan whose root is on another device than at the last
+    /// scan mark any track gone.
     public var allowMassRemoval = false
     private let metadataReader: TrackMetadataReader?
     private let logger: Logger
@@ -58,6 +59,11 @@ public final class Crawler {
 
     public func scan(library: Library, progress: ((ScanReport) -> Void)? = nil) throws -> ScanReport {
         var report = ScanReport()
+        // The root's device now and at the last complete scan (see the refusal below).
+        let device = Self.device(of: library.rootPath)
+        let lastDevice = try pool.withConnection { connection in
+            try connection.query("SELECT root_device FROM libraries WHERE id = $1", [library.id]).optionalInt(0, 0)
+        }
         let known = try pool.withConnection { try TrackRepository.knownFiles(libraryID: library.id, on: $0) }
         // Keyed by the names' bytes: Swift's String equality would merge two files whose names
         // differ only in Unicode normalisation (NFC and NFD "café"), which are two files.
@@ -151,6 +157,13 @@ public final class Crawler {
 
         let goneIDs = known.indices.filter { !seen[$0] && known[$0].status != .gone }.map { known[$0].id }
         let present = known.filter { $0.status != .gone }.count
+        if !allowMassRemoval, !goneIDs.isEmpty, let device, let lastDevice, device != lastDevice {
+            logger.error("scan of \(library.rootPath) refused: the root is on device \(device), was on \(lastDevice)")
+            throw CatalogError.invalidArgument(
+                "the library root \(library.rootPath) is on another device than at the last scan (an unmounted or "
+                + "replaced disk?): the scan would mark \(goneIDs.count) of the library's \(present) tracks gone; "
+                + "nothing was marked gone. Mount the library's disk, or scan again with --allow-mass-removal")
+        }
         if !allowMassRemoval, !goneIDs.isEmpty,
            report.filesSeen == 0 || (goneIDs.count >= Self.massRemovalMinimum && 2 * goneIDs.count > present) {
             logger.error("scan of \(library.rootPath) refused to mark \(goneIDs.count) of \(present) tracks gone")
@@ -161,13 +174,21 @@ public final class Crawler {
         }
         try pool.withTransaction { connection in
             try TrackRepository.markGone(ids: goneIDs, on: connection)
-            try connection.query("UPDATE libraries SET last_scanned_at = now() WHERE id = $1", [library.id])
+            try connection.query("UPDATE libraries SET last_scanned_at = now(), root_device = coalesce($2, root_device) WHERE id = $1",
+                                 [library.id, device])
         }
         report.gone = goneIDs.count
         report.finished = true
         progress?(report)
         logger.info("scanned \(library.rootPath): \(report.filesSeen) files, \(report.added) new, \(report.changed) changed, \(report.moved) moved, \(report.gone) gone, \(report.jobsQueued) jobs queued")
         return report
+    }
+
+    /// st_dev of the folder, nil when it cannot be read (the walk then reports it unreadable).
+    static func device(of path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(bitPattern: UInt64(info.st_dev))
     }
 
     /// The file is opened read-only, by descriptor, confined to the library (`ReadOnlyFile`).
