@@ -10,6 +10,7 @@ raw socket, since no client library sends them.
 """
 import argparse
 import base64
+import glob
 import json
 import math
 import os
@@ -134,6 +135,32 @@ def test_stream_matches_predict():
     check(ready["hop_frames"] == 129 and code == 1000 and len(chunks) == 1 + (frames - 128) // 129 and tracks[-1]["final"],
           f"f32le with the key as a subprotocol and a 3 s hop streams ({len(chunks)} chunks, close {code})")
     healthy("two streams")
+
+    # The same file sent whole as "encoded" (no rate, no channels): answered after the end, from
+    # predict's own decode; then a compressed file of the demo library; then bytes that are no audio.
+    with open(path, "rb") as f:
+        wav = f.read()
+    ready, chunks, tracks, code, _ = stream(wav, {"api_key": args.key, "format": "encoded"}, piece=65536)
+    final = {p["label"]: p["probability"] for p in tracks[-1]["predictions"]} if tracks else {}
+    worst = max((abs(final.get(label, 2) - p) for label, p in expected.items()), default=2)
+    check(code == 1000 and len(chunks) == want and tracks and tracks[-1]["final"] and worst < 1e-4,
+          f"an encoded WAV: {len(chunks)} chunks, close {code}, final track within {worst:.2e} of `timbre predict`")
+    compressed = sorted(glob.glob(os.path.join(args.work, "**", "*.mp3"), recursive=True)
+                        + glob.glob(os.path.join(args.work, "**", "*.flac"), recursive=True))
+    if compressed:
+        other = json.loads(subprocess.run([args.timbre, "predict", "--json", compressed[0]], check=True,
+                                          capture_output=True, text=True).stdout)["all_probabilities"]
+        with open(compressed[0], "rb") as f:
+            ready, chunks, tracks, code, _ = stream(f.read(), {"api_key": args.key, "format": "encoded"}, piece=50000)
+        final = {p["label"]: p["probability"] for p in tracks[-1]["predictions"]} if tracks else {}
+        worst = max((abs(final.get(label, 2) - p) for label, p in other.items()), default=2)
+        check(code == 1000 and chunks and worst < 1e-4,
+              f"an encoded {os.path.basename(compressed[0])}: {len(chunks)} chunks, final track within {worst:.2e} of `timbre predict`")
+    else:
+        check(False, f"a compressed demo file under {args.work} to stream encoded")
+    ready, chunks, tracks, code, _ = stream(b"not audio at all" * 100, {"api_key": args.key, "format": "encoded"}, piece=1000)
+    check(code == 1007 and not chunks, f"bytes that do not decode: close 1007 (got {code})")
+    healthy("encoded streams")
 
 
 class Raw:

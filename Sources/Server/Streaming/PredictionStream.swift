@@ -1,3 +1,4 @@
+import AudioIO
 import Catalog
 import Features
 import Foundation
@@ -16,6 +17,11 @@ import Tagger
 /// 3. `{"type":"end"}` gives the chunks only the end completes, the final track (`"final":
 ///    true`) and a close 1000.
 ///
+/// `"format": "encoded"` instead sends a whole audio file (WAV, FLAC, Ogg, Opus, MP3, AIFF) in
+/// binary messages, no rate or channels needed: a container decodes only whole, so its chunks
+/// are all answered after `end`, from the same decode `timbre predict` runs (at most
+/// `Settings.maxEncodedBytes`, else close 1009; a file that does not decode: close 1007).
+///
 /// Runs on its own thread (the upgrade's); the slot in `StreamRegistry` is released when `run`
 /// returns, whatever ended the stream.
 final class PredictionStream {
@@ -25,6 +31,8 @@ final class PredictionStream {
         var idleTimeout: TimeInterval = 30
         /// Seconds the start message may take.
         var startTimeout: TimeInterval = 10
+        /// The most bytes of an encoded stream kept until its end.
+        var maxEncodedBytes = 64 << 20
     }
 
     let server: TimbreServer
@@ -84,7 +92,10 @@ final class PredictionStream {
             let spectrogram = predictor.bundle.frontEnd.spectrogram
             let hop = start.hopSeconds.map { max(1, Int(($0 * Double(spectrogram.sampleRate) / Double(spectrogram.hopLength)).rounded())) }
                 ?? predictor.config.chunkHop
-            return (try StreamingFeatures(bundle: predictor.bundle, sampleRate: start.sampleRate, channels: start.channels, hop: hop),
+            // An encoded file is decoded to the model's rate, mono, as `timbre predict` decodes it.
+            let encoded = start.format == .encoded
+            return (try StreamingFeatures(bundle: predictor.bundle, sampleRate: encoded ? spectrogram.sampleRate : start.sampleRate,
+                                          channels: encoded ? 1 : start.channels, hop: hop),
                     predictor.labels)
         }
         server.logger.info("stream for \(user.name): \(start.sampleRate) Hz, \(start.channels) ch, \(start.format.rawValue), model \(model.version)")
@@ -97,6 +108,7 @@ final class PredictionStream {
         var chunks = 0
         var pending: [UInt8] = []
         let frameBytes = start.channels * start.format.bytesPerSample
+        var encodedBytes: [UInt8] = []
 
         func answer(_ batch: ChunkBatch, isFinal: Bool) throws {
             var outputs: [ChunkPrediction] = []
@@ -126,6 +138,11 @@ final class PredictionStream {
                 throw WebSocketError(.goingAway, "nothing received for \(Int(settings.idleTimeout)) s")
             case .closed:
                 return
+            case let .message(.binary(bytes)) where start.format == .encoded:
+                guard encodedBytes.count + bytes.count <= settings.maxEncodedBytes else {
+                    throw WebSocketError(.messageTooBig, "an encoded stream over \(settings.maxEncodedBytes >> 20) MiB; stream long audio as PCM")
+                }
+                encodedBytes += bytes
             case let .message(.binary(bytes)):
                 pending += bytes
                 let whole = pending.count / frameBytes * frameBytes
@@ -138,6 +155,18 @@ final class PredictionStream {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                       object["type"] as? String == "end" else {
                     throw WebSocketError(.unsupportedData, "after the start message, text must be {\"type\":\"end\"}; audio goes in binary messages")
+                }
+                if start.format == .encoded {
+                    let decoded: DecodedAudio
+                    do {
+                        decoded = try AudioDecoder.decode(bytes: encodedBytes, name: "the stream",
+                                                          options: DecodeOptions(targetSampleRate: features.frontEnd.spectrogram.sampleRate))
+                    } catch {
+                        throw WebSocketError(.invalidPayload, "the streamed file does not decode: \(error)")
+                    }
+                    encodedBytes = []
+                    let batch = try decoded.samples.withUnsafeBufferPointer { try features.append(interleaved: $0) }
+                    try answer(batch, isFinal: false)
                 }
                 try answer(try features.finish(), isFinal: true)
                 connection.close(.normal, reason: "end of stream")
@@ -166,8 +195,8 @@ final class PredictionStream {
 /// The client's start message, checked.
 struct StreamStart {
     enum Format: String {
-        case f32le, s16le
-        var bytesPerSample: Int { self == .f32le ? 4 : 2 }
+        case f32le, s16le, encoded
+        var bytesPerSample: Int { self == .f32le ? 4 : self == .s16le ? 2 : 1 }
 
         /// Little-endian samples → Float; 16-bit as libsndfile reads it (x / 32768), so a WAV
         /// streamed as s16le gives the samples its decode gives.
@@ -183,6 +212,8 @@ struct StreamStart {
                     return (0..<(raw.count / 2)).map { i in
                         Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) * (1 / 32768)
                     }
+                case .encoded:
+                    return []  // decoded whole at the end, not as PCM
                 }
             }
         }
@@ -204,14 +235,17 @@ struct StreamStart {
             guard let key = key as? String else { throw bad("api_key must be a string") }
             apiKey = key
         }
-        guard let rate = object["sample_rate"] as? Int, (1_000...768_000).contains(rate) else {
+        guard let name = object["format"] as? String, let format = Format(rawValue: name) else {
+            throw bad("format must be \"f32le\" or \"s16le\" (interleaved little-endian PCM), or \"encoded\" (an audio file)")
+        }
+        // An encoded file says its own rate and channels.
+        let rate = format == .encoded ? (object["sample_rate"] as? Int ?? 22050) : object["sample_rate"] as? Int ?? 0
+        let channels = format == .encoded ? (object["channels"] as? Int ?? 1) : object["channels"] as? Int ?? 0
+        guard (1_000...768_000).contains(rate) else {
             throw bad("sample_rate must be an integer from 1000 to 768000 (Hz)")
         }
-        guard let channels = object["channels"] as? Int, (1...32).contains(channels) else {
+        guard (1...32).contains(channels) else {
             throw bad("channels must be an integer from 1 to 32")
-        }
-        guard let name = object["format"] as? String, let format = Format(rawValue: name) else {
-            throw bad("format must be \"f32le\" or \"s16le\" (interleaved little-endian PCM)")
         }
         if let hop = object["hop_seconds"] {
             guard let value = hop as? Double, value.isFinite, value > 0, value <= 60 else { throw bad("hop_seconds must be a number in (0, 60]") }
