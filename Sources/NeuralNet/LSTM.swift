@@ -145,14 +145,7 @@ public final class LSTM: Layer {
                     let a = g + row * G4
                     let cRow = c + row * H, tcRow = tc + row * H, h = hOut + row * outStride
                     let cPrev = s > 0 ? c + (n * T + tp) * H : zeros
-                    for j in 0..<H {
-                        let i = sigmoid(a[j]), f = sigmoid(a[H + j]), gg = tanhf(a[2 * H + j]), o = sigmoid(a[3 * H + j])
-                        let cv = f * cPrev[j] + i * gg
-                        let th = tanhf(cv)
-                        cRow[j] = cv; tcRow[j] = th
-                        h[j] = o * th
-                        a[j] = i; a[H + j] = f; a[2 * H + j] = gg; a[3 * H + j] = o
-                    }
+                    VectorMath.lstmCell(a, cPrev: cPrev, c: cRow, tanhC: tcRow, h: h, hidden: H)
                 }
             }
         }
@@ -253,7 +246,6 @@ public final class LSTM: Layer {
     }
 }
 
-@inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
 /// The mean over frequency of a feature map, as a sequence over time: (B, C, H, W) →
 /// (B, W, C, 1), `x.mean(dim=2).transpose(1, 2)` — the CNN's per-frame features for an LSTM.

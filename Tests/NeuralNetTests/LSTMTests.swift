@@ -44,6 +44,29 @@ final class LSTMTests: XCTestCase {
         XCTAssertEqual(Array(pooled.buffer), [2.5, 8.5])
     }
 
+    /// The gates' vector e^x, σ and tanh against the C library's, over the whole float range
+    /// they meet (and clamped beyond it).
+    func testVectorExpSigmoidTanhMatchTheScalarOnes() {
+        var worstExp: Float = 0, worstSigmoid: Float = 0, worstTanh: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let lanes = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0013 })
+            let e = VectorMath.exp(lanes), s = VectorMath.sigmoid(lanes), t = VectorMath.tanh(lanes)
+            for k in 0..<8 {
+                worstExp = max(worstExp, abs(e[k] - expf(lanes[k])) / expf(lanes[k]))
+                worstSigmoid = max(worstSigmoid, abs(s[k] - 1 / (1 + expf(-lanes[k]))))
+                worstTanh = max(worstTanh, abs(t[k] - tanhf(lanes[k])))
+            }
+            x += 0.0917
+        }
+        XCTAssertLessThan(worstExp, 4e-7, "exp: relative error")
+        XCTAssertLessThan(worstSigmoid, 3e-7, "sigmoid: absolute error")
+        XCTAssertLessThan(worstTanh, 5e-7, "tanh: absolute error")
+        let extreme = VectorMath.sigmoid(SIMD8<Float>(-1000, -100, -50, 0, 50, 100, 1000, .infinity))
+        XCTAssertEqual(Array((0..<8).map { extreme[$0] }).map { ($0 * 1e6).rounded() / 1e6 }, [0, 0, 0, 0.5, 1, 1, 1, 1])
+        XCTAssertFalse((0..<8).contains { extreme[$0].isNaN })
+    }
+
     func testStateDictNamesFollowPyTorch() {
         var rng = SeededGenerator(seed: 1)
         let lstm = LSTM(name: "lstm", inputSize: 4, hiddenSize: 2, numLayers: 2, bidirectional: true, rng: &rng)
