@@ -8,8 +8,11 @@ extension VectorMath {
     /// [−87.3, 88.3], clamped outside (0 → 2^−126, overflow → the largest power of two).
     @inline(__always)
     static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let k = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Plain lane arithmetic only: SIMD's generic rounding and conversions are slow loops.
+        let x = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 88.3)), SIMD8(repeating: -87.3))
+        // t's low mantissa bits hold round(x·log2 e): 1.5·2²³ pushes the fraction out.
+        let t = x * 1.44269504088896341 + 12582912
+        let k = t - 12582912
         var r = x - k * 0.693359375
         r = r - k * -2.12194440e-4
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -19,7 +22,7 @@ extension VectorMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let y = p * (r * r) + r + 1
-        let exponent = (SIMD8<Int32>(k) &+ 127) &<< 23
+        let exponent = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return y * unsafeBitCast(exponent, to: SIMD8<Float>.self)
     }
 
