@@ -6,71 +6,27 @@ import NeuralNet
 /// embedding (linear, BN1d, ReLU) → dropout → classifier.
 public final class MultiLabelAudioCNN: TaggingNetwork {
     public let config: ArchitectureConfig
-    private let workspace = ConvWorkspace()
     private let input = NetworkInput()
 
-    let stemConv: Conv2d
-    let stemNorm: BatchNorm2d
-    let stemReLU = ReLU(inPlace: true)
-    let stemPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
-    let stages: [[ResidualBlock]]
+    let features: ResNetSEFeatures
     let head: TaggingHead
     private let tap: StageTap
 
     public init(_ config: ArchitectureConfig, seed: UInt64) {
         self.config = config
         var rng = SeededGenerator(seed: seed)
-        let b = min(1024, max(1, config.baseChannels)), inputChannels = max(1, config.inputChannels)
-        stemConv = Conv2d(name: "stem.0", inChannels: inputChannels, outChannels: b, kernelSize: 7, stride: 2,
-                          padding: 3, bias: false, rng: &rng, workspace: workspace)
-        stemConv.computesInputGradient = false
-        stemNorm = BatchNorm2d(name: "stem.1", numFeatures: b)
-        // Clamped so that an unvalidated configuration cannot overflow the widths below.
-        let blocks = config.blocks.isEmpty ? [1] : config.blocks.prefix(8).map { min(64, max(1, $0)) }
-        var stages: [[ResidualBlock]] = []
-        var inChannels = b, width = b
-        for (i, count) in blocks.enumerated() {
-            width = b << i
-            var stage: [ResidualBlock] = []
-            for j in 0..<count {
-                stage.append(ResidualBlock(
-                    name: "layers.\(i).\(j)", inChannels: j == 0 ? inChannels : width, outChannels: width,
-                    stride: (i > 0 && j == 0) ? 2 : 1, useAttention: config.useAttention,
-                    reduction: config.attentionReduction, rng: &rng, workspace: workspace))
-            }
-            stages.append(stage)
-            inChannels = width
-        }
-        self.stages = stages
-        head = TaggingHead(features: width, config: config, rng: &rng)
-        var named: [(name: String, layers: [any Layer])] = [("stem", [stemConv, stemNorm, stemReLU, stemPool])]
-        for (i, stage) in stages.enumerated() { named.append(("layers.\(i)", stage.map { $0 as any Layer })) }
-        tap = StageTap(named)
+        features = ResNetSEFeatures(config, rng: &rng)
+        head = TaggingHead(features: features.width, config: config, rng: &rng)
+        tap = StageTap(features.namedStages)
     }
 
-    public var stateEntries: [StateEntry] {
-        stemConv.stateEntries + stemNorm.stateEntries + stages.flatMap { $0.flatMap(\.stateEntries) }
-            + head.stateEntries
-    }
+    public var stateEntries: [StateEntry] { features.stateEntries + head.stateEntries }
 
     // x is (B, inputChannels, H, W); logits (B, numGenres), embeddings (B, embeddingDim)
     public func forward(_ x: Tensor, training: Bool) throws(ShapeError) -> ModelOutput {
         tap.invalidate()
-        var a = try input.load(x, channels: stemConv.inChannels, training: training, model: "MultiLabelAudioCNN")
-        if training {
-            a = try stemConv.forward(a, training: training)
-            a = try stemNorm.forward(a, training: training)
-            a = try stemReLU.forward(a, training: training)
-        } else {
-            a = try stemConv.forwardEvaluation(a, normalizedBy: stemNorm, relu: true)
-        }
-        a = try training ? stemPool.forward(a, training: true) : stemPool.forwardInference(a)
-        for stage in stages {
-            // Inference folds the blocks' BatchNorms and ReLUs: the evaluation max-pool above
-            // already rules out a backward.
-            for block in stage { a = try training ? block.forward(a, training: true) : block.forwardInference(a) }
-        }
-        let output = try head.forward(a, training: training)
+        let a = try input.load(x, channels: features.inputChannels, training: training, model: "MultiLabelAudioCNN")
+        let output = try head.forward(try features.forward(a, training: training), training: training)
         input.finish(training: training, batch: x.shape[0])
         return output
     }
@@ -78,14 +34,7 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor) throws(ShapeError) {
         try input.withGradient(dLogits, numGenres: head.numGenres, model: "MultiLabelAudioCNN") { (dout) throws(ShapeError) in
-            var d = try head.backward(dout)
-            for stage in stages.reversed() {
-                for block in stage.reversed() { d = try block.backward(d) }
-            }
-            d = try stemPool.backward(d)
-            d = try stemReLU.backward(d)
-            d = try stemNorm.backward(d)
-            _ = try stemConv.backward(d)
+            try features.backward(try head.backward(dout))
         }
     }
 
@@ -94,7 +43,7 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
     // x is (B, inputChannels, H, W): the evaluation forward through the stages as layers (no folding)
     public func forward(_ x: Tensor, tappingStage stage: Int) throws(ShapeError) -> TappedOutput {
         tap.invalidate()
-        let a = try input.load(x, channels: stemConv.inChannels, training: false, model: "MultiLabelAudioCNN")
+        let a = try input.load(x, channels: features.inputChannels, training: false, model: "MultiLabelAudioCNN")
         let output = try tap.forward(a, stage: stage, head: head, model: "MultiLabelAudioCNN")
         input.finish(training: false, batch: x.shape[0])
         return output

@@ -75,15 +75,7 @@ extension TimbreServer {
 
     func subsonicArtists(_ request: SubsonicRequest, _ user: User) throws -> SubsonicReply {
         let library = try subsonicLibrary(request, user)
-        var indexes: [String: [SubsonicLibrary.Artist]] = [:]
-        for artist in library.artists.values { indexes[Self.indexName(artist.name), default: []].append(artist) }
-        let names = indexes.keys.sorted { ($0 == "#") != ($1 == "#") ? $1 == "#" : $0 < $1 }
-        let index = names.map { name in
-            SubsonicValue.object(SubsonicObject([
-                "name": .string(name),
-                "artist": .list(indexes[name]!.sorted { SubsonicLibrary.before($0.name, $1.name) }.map { .object(SubsonicEntries.artist($0)) }),
-            ]))
-        }
+        let index = Self.artistIndex(library) { SubsonicEntries.artist($0) }
         return .fields(SubsonicObject(["artists": .object(SubsonicObject([
             "ignoredArticles": .string(Self.ignoredArticles.joined(separator: " ")), "index": .list(index),
         ]))]))
@@ -93,22 +85,27 @@ extension TimbreServer {
     /// and albums as `getArtists`, as directories.
     func subsonicIndexes(_ request: SubsonicRequest, _ user: User) throws -> SubsonicReply {
         let library = try subsonicLibrary(request, user)
-        var indexes: [String: [SubsonicLibrary.Artist]] = [:]
-        for artist in library.artists.values { indexes[Self.indexName(artist.name), default: []].append(artist) }
-        let names = indexes.keys.sorted { ($0 == "#") != ($1 == "#") ? $1 == "#" : $0 < $1 }
-        let index = names.map { name in
-            SubsonicValue.object(SubsonicObject([
-                "name": .string(name),
-                "artist": .list(indexes[name]!.sorted { SubsonicLibrary.before($0.name, $1.name) }.map {
-                    .object(SubsonicObject(["id": .string($0.id), "name": .string($0.name), "albumCount": .int($0.albums.count)]))
-                }),
-            ]))
+        let index = Self.artistIndex(library) {
+            SubsonicObject(["id": .string($0.id), "name": .string($0.name), "albumCount": .int($0.albums.count)])
         }
         let changed = library.songList.map(\.track.lastSeenAt).max() ?? Date(timeIntervalSince1970: 0)
         return .fields(SubsonicObject(["indexes": .object(SubsonicObject([
             "ignoredArticles": .string(Self.ignoredArticles.joined(separator: " ")),
             "lastModified": .integer(Int64(changed.timeIntervalSince1970 * 1000)), "index": .list(index),
         ]))]))
+    }
+
+    /// The artists by index letter ("#" last), each index's artists in name order, as `entry` draws them.
+    static func artistIndex(_ library: SubsonicLibrary, entry: (SubsonicLibrary.Artist) -> SubsonicObject) -> [SubsonicValue] {
+        var indexes: [String: [SubsonicLibrary.Artist]] = [:]
+        for artist in library.artists.values { indexes[indexName(artist.name), default: []].append(artist) }
+        let names = indexes.keys.sorted { ($0 == "#") != ($1 == "#") ? $1 == "#" : $0 < $1 }
+        return names.map { name in
+            SubsonicValue.object(SubsonicObject([
+                "name": .string(name),
+                "artist": .list(indexes[name]!.sorted { SubsonicLibrary.before($0.name, $1.name) }.map { .object(entry($0)) }),
+            ]))
+        }
     }
 
     /// An artist's directory holds its albums (as directories), an album's its songs.

@@ -54,23 +54,50 @@ public final class Predictor {
     /// Runs normalised chunks through the network, `batchSize` at a time.
     public func predict(chunks: ChunkBatch, duration: Double) throws -> TrackPrediction {
         var aggregate = TrackAggregate(labels: bundle.labels.count, embeddingDimension: bundle.network.config.embeddingDim)
+        try forEachBatch(of: chunks) { output, n in
+            output.logits.data.withUnsafeBufferPointer { logits in
+                output.embeddings.data.withUnsafeBufferPointer { vectors in
+                    for i in 0..<n { aggregate.add(logits: logits, embeddings: vectors, row: i) }
+                }
+            }
+        }
+        let (probabilities, embedding) = aggregate.finished()
+        return TrackPrediction(probabilities: probabilities, embedding: embedding, chunkCount: chunks.count, duration: duration)
+    }
+
+    /// Each chunk's own outputs (a stream reports every chunk, not only the track's mean).
+    public func predictEach(chunks: ChunkBatch) throws -> [ChunkPrediction] {
+        var result: [ChunkPrediction] = []
+        let labels = bundle.labels.count, dim = bundle.network.config.embeddingDim
+        try forEachBatch(of: chunks) { output, n in
+            for i in 0..<n {
+                let logits = Array(output.logits.data[(i * labels)..<((i + 1) * labels)])
+                result.append(ChunkPrediction(logits: logits, probabilities: logits.map(sigmoid),
+                                              embedding: Array(output.embeddings.data[(i * dim)..<((i + 1) * dim)])))
+            }
+        }
+        return result
+    }
+
+    /// The network's eval outputs for the chunks, `batchSize` at a time: `body(output, rows)`.
+    private func forEachBatch(of chunks: ChunkBatch, _ body: (ModelOutput, Int) throws -> Void) throws {
         let chunkSize = chunks.nMels * chunks.frames
         var start = 0
         while start < chunks.count {
             let n = min(batchSize, chunks.count - start)
             let input = try Tensor(shape: [n, 1, chunks.nMels, chunks.frames],
                                    data: Array(chunks.values[(start * chunkSize)..<((start + n) * chunkSize)]))
-            let output = try bundle.network.forward(input, training: false)
-            output.logits.data.withUnsafeBufferPointer { logits in
-                output.embeddings.data.withUnsafeBufferPointer { vectors in
-                    for i in 0..<n { aggregate.add(logits: logits, embeddings: vectors, row: i) }
-                }
-            }
+            try body(try bundle.network.forward(input, training: false), n)
             start += n
         }
-        let (probabilities, embedding) = aggregate.finished()
-        return TrackPrediction(probabilities: probabilities, embedding: embedding, chunkCount: chunks.count, duration: duration)
     }
+}
+
+/// One chunk's outputs: sigmoid probabilities, logits and embedding.
+public struct ChunkPrediction: Sendable {
+    public var logits: [Float]
+    public var probabilities: [Float]
+    public var embedding: [Float]
 }
 
 @inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }

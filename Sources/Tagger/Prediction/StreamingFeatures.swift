@@ -148,36 +148,6 @@ public final class StreamingFeatures {
     }
 }
 
-/// One chunk's outputs: sigmoid probabilities, logits and embedding.
-public struct ChunkPrediction: Sendable {
-    public var logits: [Float]
-    public var probabilities: [Float]
-    public var embedding: [Float]
-}
-
-extension Predictor {
-    /// Each chunk's own outputs (a stream reports every chunk, not only the track's mean).
-    public func predictEach(chunks: ChunkBatch) throws -> [ChunkPrediction] {
-        var result: [ChunkPrediction] = []
-        let chunkSize = chunks.nMels * chunks.frames
-        let labels = bundle.labels.count, dim = bundle.network.config.embeddingDim
-        var start = 0
-        while start < chunks.count {
-            let n = min(batchSize, chunks.count - start)
-            let input = try Tensor(shape: [n, 1, chunks.nMels, chunks.frames],
-                                   data: Array(chunks.values[(start * chunkSize)..<((start + n) * chunkSize)]))
-            let output = try bundle.network.forward(input, training: false)
-            for i in 0..<n {
-                let logits = Array(output.logits.data[(i * labels)..<((i + 1) * labels)])
-                result.append(ChunkPrediction(logits: logits, probabilities: logits.map(sigmoid),
-                                              embedding: Array(output.embeddings.data[(i * dim)..<((i + 1) * dim)])))
-            }
-            start += n
-        }
-        return result
-    }
-}
-
 extension TrackAggregate {
     /// Adds one chunk's outputs (as `add(logits:embeddings:row:)` does a row of a batch).
     public mutating func add(_ chunk: ChunkPrediction) {
