@@ -127,6 +127,47 @@ final class WorkerResilienceTests: XCTestCase {
         XCTAssertEqual(try fixture.track("renamed.wav", library, database).status, .tagged)
     }
 
+    /// A file away on every attempt (its disk unmounted longer than the retries) fails; once it
+    /// is back, unchanged at the same path, the next scan queues it again and it is tagged — while
+    /// an unchanged file that failed because it does not decode stays failed.
+    func testAFileThatFailedWhileAwayIsQueuedAgainWhenItIsBackUnchanged() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let original = fixture.root.appendingPathComponent("away.wav")
+        try fixture.writeTone(original, frequency: 440)
+        let broken = fixture.root.appendingPathComponent("broken.wav")
+        try Data(repeating: 0x5A, count: 4096).write(to: broken)
+        let library = try database.makeLibrary(root: fixture.root.path)
+        let crawler = Crawler(pool: database.pool)
+        _ = try crawler.scan(library: library)
+        let aside = fixture.outside.appendingPathComponent("away.wav")
+        try FileManager.default.moveItem(at: original, to: aside)
+
+        let worker = try Worker(pool: database.pool, model: fixture.model(database), options: options(retryDelay: 0.1))
+        var failed = 0
+        for _ in 0..<20 where failed < 2 {
+            let done = try nextBatch(worker)
+            failed += done.failed
+            if done.batches == 0 { Thread.sleep(forTimeInterval: 0.15) }
+        }
+        XCTAssertEqual(try fixture.track("away.wav", library, database).status, .failed)
+        XCTAssertEqual(try fixture.track("broken.wav", library, database).status, .failed)
+
+        // Back where it was, same bytes and mtime (a rename keeps both): unchanged to the scan.
+        try FileManager.default.moveItem(at: aside, to: original)
+        let rescan = try crawler.scan(library: library)
+        XCTAssertEqual(rescan.unchanged, 2)
+        XCTAssertEqual(rescan.jobsQueued, 1, "only the file that could not be read is tried again")
+        let back = try fixture.track("away.wav", library, database)
+        XCTAssertEqual(back.status, .pending)
+        XCTAssertEqual(try job(of: back, database).attempts, 0)
+        XCTAssertEqual(try nextBatch(worker).tagged, 1)
+        XCTAssertEqual(try fixture.track("away.wav", library, database).status, .tagged)
+        XCTAssertEqual(try fixture.track("broken.wav", library, database).status, .failed, "a file that does not decode is not retried unchanged")
+        // And a later scan queues nothing more.
+        XCTAssertEqual(try crawler.scan(library: library).jobsQueued, 0)
+    }
+
     /// A file that failed for good (it did not decode) and is then replaced by good content is
     /// queued again by the rescan and tagged; a job still waiting out a retry when its file
     /// moves starts over with every attempt and no back-off.

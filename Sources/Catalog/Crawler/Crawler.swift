@@ -73,6 +73,9 @@ public final class Crawler {
         var changes: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
         var retouches: [(id: Int64, file: FoundFile, hash: [UInt8])] = []
         var newFiles: [(file: FoundFile, hash: [UInt8])] = []
+        // Unchanged files whose track failed only because they could not be read (the disk away
+        // longer than the retries): they are back, so they get another try.
+        var readableAgain: [Int64] = []
 
         try FileWalker(root: library.rootPath).walk(visit: { file in
             report.filesSeen += 1
@@ -82,6 +85,7 @@ public final class Crawler {
                 seen[index] = true
                 if stored.status != .gone && stored.size == file.size && stored.mtimeNanoseconds == file.mtimeNanoseconds {
                     report.unchanged += 1
+                    if stored.status == .failed && stored.failedUnreadable { readableAgain.append(stored.id) }
                     return
                 }
                 guard let hash = hashOrSkip(file, root: library.rootPath, &report) else { return }
@@ -108,6 +112,9 @@ public final class Crawler {
             }
         })
         try write(changes: &changes, retouches: &retouches, known: known, indexByPath: indexByPath, root: library.rootPath, &report)
+        for batch in readableAgain.chunked(batchSize) {
+            report.jobsQueued += try pool.withTransaction { try JobQueue.retagAfterFileChange(trackIDs: batch, on: $0) }
+        }
 
         // Moves: a new path whose content matches a track not seen at its old path.
         var candidates: [[UInt8]: [Int]] = [:]

@@ -271,7 +271,8 @@ public struct JobQueue: Sendable {
     static func retagAfterFileChange(trackIDs: [Int64], on connection: PostgresConnection) throws -> Int {
         guard !trackIDs.isEmpty else { return 0 }
         let failed = try connection.query("""
-            UPDATE tracks SET status = 'pending', last_error = NULL WHERE id = ANY($1::bigint[]) AND status = 'failed' RETURNING id
+            UPDATE tracks SET status = 'pending', last_error = NULL, failed_unreadable = false
+            WHERE id = ANY($1::bigint[]) AND status = 'failed' RETURNING id
             """, [trackIDs])
         try connection.query("""
             UPDATE jobs SET attempts = 0, not_before = NULL, claim_alone = false, updated_at = now()

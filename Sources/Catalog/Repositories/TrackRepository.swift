@@ -40,6 +40,8 @@ struct KnownFile {
     let mtimeNanoseconds: Int64
     let contentHash: [UInt8]
     let status: TrackStatus
+    /// Failed only because the file could not be read (see `markFailed(unreadable:)`).
+    let failedUnreadable: Bool
 }
 
 /// Tracks: reads for everyone, batch writes for the crawler (inside its transactions).
@@ -131,14 +133,16 @@ public struct TrackRepository: Sendable {
         }
     }
 
-    /// For the worker: the track could not be tagged (undecodable file, …).
-    public func markFailed(trackID: Int64, error: String) throws {
-        try pool.withConnection { try Self.markFailed(trackID: trackID, error: error, on: $0) }
+    /// For the worker: the track could not be tagged (undecodable file, …). `unreadable`: only
+    /// because its file could not be read on any attempt (a scan that finds it back queues it again).
+    public func markFailed(trackID: Int64, error: String, unreadable: Bool = false) throws {
+        try pool.withConnection { try Self.markFailed(trackID: trackID, error: error, unreadable: unreadable, on: $0) }
     }
 
-    static func markFailed(trackID: Int64, error: String, on connection: PostgresConnection) throws {
-        try connection.query("UPDATE tracks SET status = 'failed', last_error = $2 WHERE id = $1 AND status <> 'gone'",
-                             [trackID, String(error.prefix(4000))])
+    static func markFailed(trackID: Int64, error: String, unreadable: Bool = false, on connection: PostgresConnection) throws {
+        try connection.query("""
+            UPDATE tracks SET status = 'failed', last_error = $2, failed_unreadable = $3 WHERE id = $1 AND status <> 'gone'
+            """, [trackID, String(error.prefix(4000)), unreadable])
     }
 
     public func updateMetadata(trackID: Int64, _ metadata: TrackMetadata) throws {
@@ -150,13 +154,14 @@ public struct TrackRepository: Sendable {
     /// Every track of the library, gone ones included, in one query.
     static func knownFiles(libraryID: Int64, on connection: PostgresConnection) throws -> [KnownFile] {
         let rows = try connection.query(
-            "SELECT id, path, size, mtime_ns, content_hash, status FROM tracks WHERE library_id = $1", [libraryID])
+            "SELECT id, path, size, mtime_ns, content_hash, status, failed_unreadable FROM tracks WHERE library_id = $1", [libraryID])
         var known: [KnownFile] = []
         known.reserveCapacity(rows.rowCount)
         for row in 0..<rows.rowCount {
             known.append(KnownFile(id: try rows.int(row, 0), path: try rows.string(row, 1), size: try rows.int(row, 2),
                                    mtimeNanoseconds: try rows.int(row, 3), contentHash: try rows.bytes(row, 4),
-                                   status: TrackStatus(rawValue: try rows.string(row, 5)) ?? .pending))
+                                   status: TrackStatus(rawValue: try rows.string(row, 5)) ?? .pending,
+                                   failedUnreadable: try rows.bool(row, 6)))
         }
         return known
     }

@@ -571,7 +571,7 @@ public final class Worker {
                             }
                             if state == .failed {
                                 written.gaveUp.insert(jobID)
-                                try TrackRepository.markFailed(trackID: trackID, error: error, on: connection)
+                                try TrackRepository.markFailed(trackID: trackID, error: error, unreadable: true, on: connection)
                             }
                         case .skipped:
                             if !(try JobQueue.complete(jobID: jobID, owner: owner, on: connection)) { written.lost.insert(jobID) }
