@@ -126,30 +126,4 @@ final class ResamplerTests: XCTestCase {
     func testFastQualityIsStillReasonable() throws {
         try assertSineSNR(from: 48000, to: 22050, frequencies: [1000, 5000], minimum: 60, quality: .fast)
     }
-
-    /// Prints the best of three runs, wall-clock and process CPU time (both threads), for the
-    /// default quality and for `.aliasFree` (the previous default's response).
-    func testThroughput() throws {
-        for rate in [48000, 44100] {
-            let input = TestAudio.sine(frequency: 440, sampleRate: rate, seconds: 30)
-            for (name, quality) in [("high", Resampler.Quality.high), ("aliasFree", .aliasFree)] {
-                let resampler = try Resampler(from: rate, to: 22050, quality: quality)
-                var wall = Double.infinity, cpu = Double.infinity
-                for _ in 0..<3 {
-                    let start = Date(), cpuStart = processCPUSeconds()
-                    let output = resampler.process(input)
-                    wall = min(wall, Date().timeIntervalSince(start))
-                    cpu = min(cpu, processCPUSeconds() - cpuStart)
-                    XCTAssertEqual(output.count, 30 * 22050)
-                }
-                print("Resampler \(rate)→22050 (\(name)): 30 s of audio in \(String(format: "%.1f", wall * 1000)) ms wall, \(String(format: "%.1f", cpu * 1000)) ms CPU (\(Int(30 / wall))× real time)")
-            }
-        }
-    }
-
-    private func processCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
 }
