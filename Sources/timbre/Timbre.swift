@@ -19,6 +19,7 @@ struct Timbre: ParsableCommand {
             PrepareCommand.self,
             TrainCommand.self,
             EvaluateCommand.self,
+            EvaluateRetrievalCommand.self,
             PredictCommand.self,
             ExplainCommand.self,
             EmbedCommand.self,
