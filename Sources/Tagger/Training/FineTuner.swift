@@ -28,6 +28,10 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     /// New outputs start from a logistic regression (`LogisticProbe`, λ = 1 per track) on the
     /// parent's embeddings of the training corrections, not from random rows.
     public var probeInit = true
+    /// With `probeInit`: the loss weight of a new tag's soft target on tracks no one corrected for
+    /// it (the replay set) — the probe-initialised output's own probability of each chunk, as the
+    /// old labels learn the parent's. 0: those tracks carry no target for the new tag (masked).
+    public var newTagReplayWeight: Float = 0
     public var seed: UInt64 = 0
 
     public init() {}
@@ -35,7 +39,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case epochs, learningRate = "learning_rate", weightDecay = "weight_decay", layers, batchSize = "batch_size"
         case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip"
-        case probeInit = "probe_init", seed
+        case probeInit = "probe_init", newTagReplayWeight = "new_tag_replay_weight", seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +55,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         specAugment = try c.decodeIfPresent(Bool.self, forKey: .specAugment) ?? d.specAugment
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         probeInit = try c.decodeIfPresent(Bool.self, forKey: .probeInit) ?? d.probeInit
+        newTagReplayWeight = try c.decodeIfPresent(Float.self, forKey: .newTagReplayWeight) ?? d.newTagReplayWeight
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -62,6 +67,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         if batchSize < 2 { found.append("batch_size must be at least 2 (batch norm)") }
         if chunksPerTrack < 1 { found.append("chunks_per_track must be at least 1") }
         if patience < 1 { found.append("patience must be at least 1") }
+        if !(newTagReplayWeight >= 0 && newTagReplayWeight <= 10) { found.append("new_tag_replay_weight must be in [0, 10]") }
         return found
     }
 }
@@ -165,12 +171,23 @@ public final class FineTuner {
         }
         let candidate = try parent.growing(newLabels, seed: config.seed &+ 1)
         let network = candidate.network
-        if config.probeInit { try Self.probeInitialise(network, newFrom: parent.labels.count, train) }
+        var train = train, validation = validation
+        if config.probeInit {
+            let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train)
+            if config.newTagReplayWeight > 0 {
+                for j in fitted {
+                    for e in train.indices where train[e].mask[j] == 0 { train[e].mask[j] = config.newTagReplayWeight; train[e].distil[j] = true }
+                    for e in validation.indices where validation[e].mask[j] == 0 { validation[e].mask[j] = config.newTagReplayWeight; validation[e].distil[j] = true }
+                }
+            }
+        }
         let trainable = Self.trainable(network, config.layers)
         let frozenBuffers = Self.frozenBuffers(network, trainable: trainable)
         let optimizer = AdamW(parameters: network.parameters.filter { trainable.contains($0.name) },
                               learningRate: config.learningRate, weightDecay: config.weightDecay)
-        let trainTargets = try softTargets(train), validationTargets = try softTargets(validation)
+        // The teacher: the grown network before training — the parent on the old labels (their rows
+        // are the parent's), the probe on new ones.
+        let trainTargets = try softTargets(train, teacher: network), validationTargets = try softTargets(validation, teacher: network)
         let loss = BCEWithLogitsLoss()
 
         var history = [FineTuneEpoch(epoch: 0, trainLoss: nil,
@@ -233,17 +250,17 @@ public final class FineTuner {
                               trainableParameters: optimizer.parameters.reduce(0) { $0 + $1.value.count })
     }
 
-    /// Per example, per chunk, the targets to learn: the parent's probabilities where `distil`,
-    /// else the example's targets.
-    private func softTargets(_ examples: [FineTuneExample]) throws -> [[Float]] {
-        let l = labels.count, parentLabels = parent.labels.count
+    /// Per example, per chunk, the targets to learn: the teacher's probabilities where `distil`
+    /// (the grown network before any training step), else the example's targets.
+    private func softTargets(_ examples: [FineTuneExample], teacher network: any TaggingNetwork) throws -> [[Float]] {
+        let l = labels.count
         return try examples.map { example in
             var rows = [Float]()
             rows.reserveCapacity(example.chunks.count * l)
-            let teacher = example.distil.contains(true) ? try Self.chunkProbabilities(parent.network, example.chunks) : []
+            let teacher = example.distil.contains(true) ? try Self.chunkProbabilities(network, example.chunks) : []
             for c in 0..<example.chunks.count {
                 for j in 0..<l {
-                    rows.append(example.distil[j] ? teacher[c * parentLabels + j] : example.targets[j])
+                    rows.append(example.distil[j] ? teacher[c * l + j] : example.targets[j])
                 }
             }
             return rows
@@ -309,12 +326,14 @@ public final class FineTuner {
     /// Sets the classifier rows of labels `newFrom...` to a logistic regression on the network's
     /// embeddings (eval mode) of the training chunks whose example has a target for the label
     /// (each track weighs 1, shared by its chunks); a label without both kinds of example keeps
-    /// its random row.
-    static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample]) throws {
+    /// its random row. Returns the labels whose rows were fitted.
+    @discardableResult
+    static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample]) throws -> [Int] {
         var state = Dictionary(uniqueKeysWithValues: network.stateDict().map { ($0.name, $0.tensor) })
-        guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return }
+        guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return [] }
         let l = weight.shape[0], d = weight.shape[1]
-        guard first < l else { return }
+        guard first < l else { return [] }
+        var fitted: [Int] = []
         let used = examples.filter { $0.mask[first...].contains(where: { $0 > 0 }) }
         var embeddings: [[Float]] = []
         for example in used {
@@ -344,10 +363,12 @@ public final class FineTuner {
             let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights)
             weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight)
             bias.data[j] = fit.bias
+            fitted.append(j)
         }
         state["classifier.weight"] = weight
         state["classifier.bias"] = bias
         try network.loadStateDict(state)
+        return fitted
     }
 
     /// Names of the parameters `layers` trains. The head is `embedding.*` and `classifier.*`
