@@ -39,11 +39,13 @@ let package = Package(
         .target(name: "CTagLibWriter", dependencies: ["CTagLibReadOnly"], linkerSettings: [.linkedLibrary("tag")]),
 
         // Layers, lowest first. A lower layer never imports a higher one.
+        // The seeded generators (SplitMix64, xoshiro256**) every module and test draws from.
+        .target(name: "SeededRandom"),
         .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLibReadOnly"]),
-        .target(name: "Features", dependencies: ["AudioIO", "CFFTW"]),
-        .target(name: "NeuralNet", dependencies: ["COpenBLAS"]),
+        .target(name: "Features", dependencies: ["AudioIO", "CFFTW", "SeededRandom"]),
+        .target(name: "NeuralNet", dependencies: ["COpenBLAS", "SeededRandom"]),
         .target(name: "Charts", dependencies: ["CZlib"]),
-        .target(name: "DemoCorpus", dependencies: ["AudioIO", "CFluidSynth"]),
+        .target(name: "DemoCorpus", dependencies: ["AudioIO", "CFluidSynth", "SeededRandom"]),
         .target(name: "Tagger", dependencies: [
             "NeuralNet", "Features", "AudioIO", "Charts",
             .product(name: "Yams", package: "Yams"),
@@ -69,14 +71,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "CTagLib"]),
+        .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "CTagLib", "SeededRandom"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "AudioIO"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "SeededRandom"]),
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features", "Writeback", "Service", "CTagLib"]),
-        .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features"]),
+        .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features", "SeededRandom"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features"]),
     ]
 )
