@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "timbre", targets: ["timbre"]),
+        .executable(name: "timbre-bench", targets: ["timbre-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -66,8 +67,16 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Progress bars and lines for long command-line work (`timbre`, `timbre-bench`).
+        .target(name: "CommandLineProgress"),
         .executableTarget(name: "timbre", dependencies: [
             "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "Service", "Server", "Writeback", "COpenBLAS",
+            "CommandLineProgress",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The Swift halves of scripts/bench: not in the binary users run.
+        .executableTarget(name: "timbre-bench", dependencies: [
+            "AudioIO", "Features", "NeuralNet", "Tagger", "Similarity", "SeededRandom", "CommandLineProgress", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
