@@ -33,6 +33,8 @@ let package = Package(
         systemLibrary("CTagLib", pkgConfig: "taglib_c", apt: ["libtagc0-dev"]),
         systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
         systemLibrary("CFluidSynth", pkgConfig: "fluidsynth", apt: ["libfluidsynth-dev"]),
+        // OpenSSL's libcrypto: SHA-256 only (Catalog).
+        systemLibrary("CLibCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
         // TagLib's C++ API behind a C header, reading tags from a descriptor opened read-only
         // (TagLib's C API opens files "rb+" first). libtag1-dev; `taglib` in pkg-config.
         .target(name: "CTagLibReadOnly", linkerSettings: [.linkedLibrary("tag")]),
@@ -52,7 +54,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Catalog", dependencies: [
-            "Tagger", "AudioIO", "CPostgres",
+            "Tagger", "AudioIO", "CPostgres", "CLibCrypto",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Similarity", dependencies: ["COpenBLAS"]),
