@@ -22,7 +22,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       pkg-config \
       libsndfile1-dev libmpg123-dev libfftw3-dev libopenblas-dev libpq-dev libmicrohttpd-dev \
-      libtag1-dev libtagc0-dev zlib1g-dev libfluidsynth-dev \
+      libtag1-dev libtagc0-dev zlib1g-dev libfluidsynth-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -48,6 +48,7 @@ FROM debian:bookworm-slim
 #   libtag_c.so.0 libtagc0 (TagLib's C API: the tests use it; builds before the read-only reader
 #   linked it too, 78 kB) · libstdc++.so.6 libstdc++6 (the C++ reader and the Swift runtime)
 #   libfluidsynth.so.3 libfluidsynth3 (only `timbre demo-corpus` uses it, but the binary links it)
+#   libcrypto.so.3 libssl3 (SHA-256)
 # and for what it reads at run time: postgresql-15 (initdb/pg_ctl for the embedded catalog),
 # libjs-chart.js (the web UI's charts, served from /usr/share/javascript), ca-certificates
 # (TLS to an external PostgreSQL), curl (the HEALTHCHECK), tini (PID 1: forwards SIGTERM,
@@ -62,7 +63,7 @@ RUN apt-get update \
       /etc/postgresql-common/createcluster.conf \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libsndfile1 libmpg123-0 libfftw3-single3 libopenblas0-pthread libpq5 libmicrohttpd12 \
-      libtag1v5 libtagc0 zlib1g libstdc++6 libfluidsynth3 \
+      libtag1v5 libtagc0 zlib1g libstdc++6 libfluidsynth3 libssl3 \
       postgresql-15 libjs-chart.js ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/*
 

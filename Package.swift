@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "timbre", targets: ["timbre"]),
+        .executable(name: "timbre-bench", targets: ["timbre-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,8 @@ let package = Package(
         systemLibrary("CTagLib", pkgConfig: "taglib_c", apt: ["libtagc0-dev"]),
         systemLibrary("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
         systemLibrary("CFluidSynth", pkgConfig: "fluidsynth", apt: ["libfluidsynth-dev"]),
+        // OpenSSL's libcrypto: SHA-256 only (Catalog).
+        systemLibrary("CLibCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
         // TagLib's C++ API behind a C header, reading tags from a descriptor opened read-only
         // (TagLib's C API opens files "rb+" first). libtag1-dev; `taglib` in pkg-config.
         .target(name: "CTagLibReadOnly", linkerSettings: [.linkedLibrary("tag")]),
@@ -39,17 +42,19 @@ let package = Package(
         .target(name: "CTagLibWriter", dependencies: ["CTagLibReadOnly"], linkerSettings: [.linkedLibrary("tag")]),
 
         // Layers, lowest first. A lower layer never imports a higher one.
+        // The seeded generators (SplitMix64, xoshiro256**) every module and test draws from.
+        .target(name: "SeededRandom"),
         .target(name: "AudioIO", dependencies: ["CSndFile", "CMpg123", "CTagLibReadOnly"]),
-        .target(name: "Features", dependencies: ["AudioIO", "CFFTW"]),
-        .target(name: "NeuralNet", dependencies: ["COpenBLAS"]),
+        .target(name: "Features", dependencies: ["AudioIO", "CFFTW", "SeededRandom"]),
+        .target(name: "NeuralNet", dependencies: ["COpenBLAS", "SeededRandom"]),
         .target(name: "Charts", dependencies: ["CZlib"]),
-        .target(name: "DemoCorpus", dependencies: ["AudioIO", "CFluidSynth"]),
+        .target(name: "DemoCorpus", dependencies: ["AudioIO", "CFluidSynth", "SeededRandom"]),
         .target(name: "Tagger", dependencies: [
             "NeuralNet", "Features", "AudioIO", "Charts",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Catalog", dependencies: [
-            "Tagger", "AudioIO", "CPostgres",
+            "Tagger", "AudioIO", "CPostgres", "CLibCrypto",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Similarity", dependencies: ["COpenBLAS"]),
@@ -64,19 +69,28 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Progress bars and lines for long command-line work (`timbre`, `timbre-bench`).
+        .target(name: "CommandLineProgress"),
         .executableTarget(name: "timbre", dependencies: [
             "AudioIO", "Features", "NeuralNet", "Charts", "DemoCorpus", "Tagger", "Catalog", "Similarity", "Service", "Server", "Writeback", "COpenBLAS",
+            "CommandLineProgress",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The Swift halves of scripts/bench: not in the binary users run.
+        .executableTarget(name: "timbre-bench", dependencies: [
+            "AudioIO", "Features", "NeuralNet", "Tagger", "Similarity", "SeededRandom", "CommandLineProgress", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "CTagLib"]),
+        .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "CTagLib", "SeededRandom"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "AudioIO"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "SeededRandom"]),
         .testTarget(name: "DemoCorpusTests", dependencies: ["DemoCorpus", "AudioIO"]),
         .testTarget(name: "TaggerTests", dependencies: ["Tagger", "NeuralNet", "Features", "AudioIO", "DemoCorpus"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Tagger", "AudioIO", "Similarity", "Features", "Writeback", "Service", "CTagLib"]),
-        .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features"]),
+        .testTarget(name: "SimilarityTests", dependencies: ["Similarity", "Features", "SeededRandom"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Service", "Catalog", "Similarity", "Tagger", "AudioIO", "Features"]),
     ]
 )

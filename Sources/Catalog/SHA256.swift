@@ -1,23 +1,21 @@
-/// SHA-256 (FIPS 180-4), used for migration checksums, API-key hashes and content hashes.
-///
-/// A small self-contained implementation so that Catalog needs no crypto package; it is
-/// checked against the FIPS 180-4 test vectors and against PostgreSQL's own `sha256()`.
-public struct SHA256: Sendable {
-    private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
-        0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a,
-        0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
-    )
-    /// Bytes not yet forming a whole 64-byte block.
-    private var pending: [UInt8] = []
-    private var totalBytes: UInt64 = 0
+import CLibCrypto
 
-    public init() { pending.reserveCapacity(64) }
+/// SHA-256 (FIPS 180-4), used for migration checksums, API-key hashes and content hashes:
+/// OpenSSL's libcrypto (`EVP_sha256`), which runs on the CPU's SHA extensions or AVX2 where
+/// it has them — about 8× the hand-written Swift compression function this replaced (620 against
+/// 79 MB/s over 256 MiB, one thread, on a busy 2-core AMD EPYC). Checked against the FIPS 180-4
+/// test vectors and against PostgreSQL's own `sha256()`.
+///
+/// A value: a copy made in the middle of a stream goes on from the same point independently.
+public struct SHA256: Sendable {
+    private var context: DigestContext
+
+    public init() { context = DigestContext() }
 
     /// The digest of `bytes` in one call.
     public static func hash<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
-        var hasher = SHA256()
-        hasher.update(Array(bytes))
-        return hasher.finalize()
+        if let digest = bytes.withContiguousStorageIfAvailable({ oneShot($0) }) { return digest }
+        return Array(bytes).withUnsafeBufferPointer { oneShot($0) }
     }
 
     public mutating func update(_ bytes: [UInt8]) {
@@ -25,93 +23,68 @@ public struct SHA256: Sendable {
     }
 
     public mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard bytes.count > 0, let base = bytes.baseAddress else { return }
-        totalBytes &+= UInt64(bytes.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, bytes.count)
-            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: take))
-            offset = take
-            if pending.count == 64 {
-                pending.withUnsafeBufferPointer { compress($0.baseAddress!) }
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        while bytes.count - offset >= 64 {
-            compress(base + offset)
-            offset += 64
-        }
-        if offset < bytes.count {
-            pending.append(contentsOf: UnsafeBufferPointer(start: base + offset, count: bytes.count - offset))
-        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if !isKnownUniquelyReferenced(&context) { context = context.copy() }
+        context.update(UnsafeRawPointer(base), count: bytes.count)
     }
 
-    /// Pads (a 1 bit, zeros, the 64-bit big-endian bit length) and returns the 32-byte digest.
+    /// The 32-byte digest of everything given to `update`; the hasher then starts afresh.
     public mutating func finalize() -> [UInt8] {
-        let bitLength = totalBytes &* 8
-        var tail: [UInt8] = [0x80]
-        let used = (pending.count + 1) % 64
-        tail.append(contentsOf: repeatElement(0, count: used <= 56 ? 56 - used : 120 - used))
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        let savedTotal = totalBytes
-        update(tail)
-        totalBytes = savedTotal
-        let words = [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7]
-        var digest = [UInt8]()
-        digest.reserveCapacity(32)
-        for word in words {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
-        }
-        return digest
+        if !isKnownUniquelyReferenced(&context) { context = context.copy() }
+        return context.finalize()
     }
 
-    private static let roundConstants: [UInt32] = [
-        0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
-        0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
-        0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
-        0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
-        0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
-        0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
-        0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
-        0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
-    ]
-
-    /// One 64-byte block of the compression function (FIPS 180-4 §6.2.2).
-    private mutating func compress(_ block: UnsafePointer<UInt8>) {
-        // The message schedule lives on the stack: no allocation per block.
-        state = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for t in 0..<16 {
-                let b = block + 4 * t
-                w[t] = UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
-            }
-            for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, h) = state
-            Self.roundConstants.withUnsafeBufferPointer { k in
-                for t in 0..<64 {
-                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let choice = (e & f) ^ (~e & g)
-                    let t1 = h &+ s1 &+ choice &+ k[t] &+ w[t]
-                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let majority = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ majority
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
-                }
-            }
-            return (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
-                    state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+    private static func oneShot(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        // libcrypto wants a pointer even for no bytes.
+        var empty: UInt8 = 0
+        let status = withUnsafePointer(to: &empty) { emptyPointer in
+            EVP_Digest(bytes.baseAddress.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(emptyPointer), bytes.count,
+                       &digest, &length, EVP_sha256(), nil)
         }
+        precondition(status == 1 && length == 32, "libcrypto's SHA-256 failed (out of memory?)")
+        return digest
     }
 }
 
-@inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+/// The one owner of an `EVP_MD_CTX`: freed in `deinit`. Mutated only while `SHA256` holds the
+/// only reference (it copies first otherwise), hence safe to share between threads.
+private final class DigestContext: @unchecked Sendable {
+    private let context: OpaquePointer
+
+    init() {
+        guard let context = EVP_MD_CTX_new() else { preconditionFailure("libcrypto could not allocate a digest context") }
+        self.context = context
+        restart()
+    }
+
+    private init(copying other: DigestContext) {
+        guard let context = EVP_MD_CTX_new() else { preconditionFailure("libcrypto could not allocate a digest context") }
+        self.context = context
+        precondition(EVP_MD_CTX_copy_ex(context, other.context) == 1, "libcrypto could not copy a digest context")
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    func copy() -> DigestContext { DigestContext(copying: self) }
+
+    func update(_ bytes: UnsafeRawPointer, count: Int) {
+        precondition(EVP_DigestUpdate(context, bytes, count) == 1, "libcrypto's SHA-256 update failed")
+    }
+
+    func finalize() -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &digest, &length) == 1 && length == 32, "libcrypto's SHA-256 failed")
+        restart()
+        return digest
+    }
+
+    private func restart() {
+        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "libcrypto could not start a SHA-256")
+    }
+}
 
 extension Array where Element == UInt8 {
     /// Lower-case hexadecimal, as `encode(…, 'hex')` prints it.

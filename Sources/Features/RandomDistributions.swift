@@ -1,7 +1,7 @@
 import Foundation
 
 /// Samplers for the distributions the augmentations need, over any `RandomNumberGenerator`
-/// (deterministic with `SeededGenerator`). All work in Double.
+/// (deterministic with `Xoshiro256StarStar`). All work in Double.
 public enum RandomDistributions {
     /// Uniform on the open interval (0, 1): 53 random bits, offset by half a step so that
     /// 0 never occurs (safe under `log`).

@@ -52,7 +52,7 @@ public struct LibraryMap: Sendable {
         points.reserveCapacity(n * dimension)
         for id in ids { points += similarity.index.vector(id: id) ?? [Float](repeating: 0, count: dimension) }
 
-        var generator = SeededGenerator(seed: seed)
+        var generator = Xoshiro256StarStar(seed: seed)
         let k: Int
         switch count {
         case .heuristic: k = min(n, min(40, max(2, Int((Double(n) / 2).squareRoot().rounded()))))
@@ -95,7 +95,7 @@ public struct LibraryMap: Sendable {
     }
 
     /// The k in 2…min(12, n − 1) whose clustering of a sample has the best mean silhouette.
-    static func bestK(_ points: [Float], count n: Int, dimension d: Int, using generator: inout SeededGenerator) throws -> Int {
+    static func bestK(_ points: [Float], count n: Int, dimension d: Int, using generator: inout Xoshiro256StarStar) throws -> Int {
         guard n >= 3 else { return min(n, 2) }
         let sampleSize = min(n, 2000)
         var rows = Array(0..<n)

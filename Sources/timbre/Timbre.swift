@@ -10,11 +10,6 @@ struct Timbre: ParsableCommand {
         subcommands: [
             InfoCommand.self,
             SpectrogramCommand.self,
-            BenchAudioCommand.self,
-            BenchEngineCommand.self,
-            BenchLSTMCommand.self,
-            BenchCatalogCommand.self,
-            BenchSimilarityCommand.self,
             DemoCorpusCommand.self,
             PrepareCommand.self,
             TrainCommand.self,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import CommandLineProgress
 import Foundation
 import Tagger
 

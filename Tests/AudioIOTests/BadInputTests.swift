@@ -1,3 +1,4 @@
+import SeededRandom
 import XCTest
 @testable import AudioIO
 
@@ -69,7 +70,7 @@ final class BadInputTests: XCTestCase {
         let text = Array("This is not audio at all, just some words in a file.\n".utf8)
         assertFails(text, "notes.wav", mentioning: ["not a supported audio format"])
         assertFails(text, "notes.flac")
-        var generator = SplitMix64(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         let noise = (0..<65536).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         assertFails(noise, "noise.wav")
         assertFails(noise, "noise.bin")
@@ -140,7 +141,7 @@ final class BadInputTests: XCTestCase {
             let path = directory.appendingPathComponent("c.\(format.rawValue)").path
             try AudioWriter.write(TestAudio.chord(sampleRate: 44100, seconds: 1), sampleRate: 44100, to: path, format: format)
             var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-            var generator = SplitMix64(seed: 7)
+            var generator = SeededGenerator(seed: 7)
             for i in stride(from: 200, to: bytes.count, by: 3) { bytes[i] = UInt8(truncatingIfNeeded: generator.next()) }
             do {
                 let decoded = try AudioDecoder.decode(bytes: bytes, name: "junk.\(format.rawValue)")
@@ -149,18 +150,5 @@ final class BadInputTests: XCTestCase {
                 XCTAssertTrue(error.description.contains("junk.\(format.rawValue)"))
             }
         }
-    }
-}
-
-/// A small, seedable generator (Steele, Lea & Flood 2014) so failures replay exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import XCTest
 @testable import AudioIO
 
@@ -31,7 +32,7 @@ final class DecoderFuzzTests: XCTestCase {
             }
         }
 
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         var decoded = 0, rejected = 0, seeked = 0
         let started = Date()
         for iteration in 0..<iterations {
@@ -113,7 +114,7 @@ final class DecoderFuzzTests: XCTestCase {
     }
 
     /// One to four edits, three in four of them inside the first 256 bytes (the headers).
-    static func mutate(_ original: [UInt8], using generator: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ original: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
         var bytes = original
         let interesting32: [UInt32] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]
         func position(_ bytes: [UInt8]) -> Int {

@@ -204,7 +204,7 @@ final class RetrainingTests: XCTestCase {
         let (db, library, tracks, worker) = try taggedLibrary(database)
         let old = try XCTUnwrap(try db.models.active())
         let oldBytes = try Data(contentsOf: URL(fileURLWithPath: old.filePath))
-        var rng = Features.SeededGenerator(seed: 5)
+        var rng = Xoshiro256StarStar(seed: 5)
         for kind in ["low", "high"] {
             for i in 0..<14 {
                 let coin = rng.next() % 2 == 0

@@ -20,6 +20,25 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(hasher.finalize().hexString, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// A hasher copied in the middle of a stream goes on independently of the original, and
+    /// `finalize` starts it afresh.
+    func testCopiesAreIndependentAndFinalizeRestarts() {
+        let head = Array("The quick brown fox ".utf8), a = Array("jumps over the lazy dog".utf8), b = Array("sleeps".utf8)
+        var original = SHA256()
+        original.update(head)
+        var copy = original
+        original.update(a)
+        copy.update(b)
+        XCTAssertEqual(original.finalize(), SHA256.hash(head + a))
+        XCTAssertEqual(copy.finalize(), SHA256.hash(head + b))
+        XCTAssertEqual(SHA256.hash(head + a).hexString, "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592")
+        original.update(Array("abc".utf8))
+        XCTAssertEqual(original.finalize().hexString, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // Not contiguous: a lazy collection takes the copying path.
+        XCTAssertEqual(SHA256.hash(Array("abc".utf8).lazy.map { $0 }).hexString,
+                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
     /// Every length around the padding boundaries agrees with PostgreSQL's `sha256()`.
     func testAgreesWithPostgreSQL() throws {
         let database = try TestDatabase(migrated: false)

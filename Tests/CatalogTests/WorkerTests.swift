@@ -285,7 +285,7 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(try waitForExit(pid), 0, "timbre clusters")
         let clusters = try JSONDecoder().decode(Clusters.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
         let stored = try store.embeddings(modelID: model.version.id)
-        var generator = SeededGenerator(seed: 3)
+        var generator = Xoshiro256StarStar(seed: 3)
         let expectedClusters = try KMeans.cluster(stored.flatMap(\.vector), count: stored.count, dimension: mine.count, k: 2,
                                                   using: &generator)
         XCTAssertEqual(clusters.k, 2)

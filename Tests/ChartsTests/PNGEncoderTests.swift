@@ -1,3 +1,4 @@
+import SeededRandom
 import XCTest
 @testable import Charts
 
@@ -111,7 +112,7 @@ final class PNGEncoderTests: XCTestCase {
     }
 
     private func randomPixels(count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SplitMix64(state: seed)
+        var generator = SeededGenerator(seed: seed)
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 }

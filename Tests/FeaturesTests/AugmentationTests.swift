@@ -6,10 +6,10 @@ final class AugmentationTests: XCTestCase {
         Spectrogram(nMels: nMels, frames: frames, values: (0..<(nMels * frames)).map { Float($0 % 97) - 40 })
     }
 
-    // MARK: SeededGenerator
+    // MARK: Xoshiro256StarStar
 
     func testSeededGeneratorIsDeterministicAndSeedDependent() {
-        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
+        var a = Xoshiro256StarStar(seed: 42), b = Xoshiro256StarStar(seed: 42), c = Xoshiro256StarStar(seed: 43)
         let sa = (0..<8).map { _ in a.next() }, sb = (0..<8).map { _ in b.next() }, sc = (0..<8).map { _ in c.next() }
         XCTAssertEqual(sa, sb)
         XCTAssertNotEqual(sa, sc)
@@ -17,7 +17,7 @@ final class AugmentationTests: XCTestCase {
     }
 
     func testUniformDrawsLookUniform() {
-        var rng = SeededGenerator(seed: 7)
+        var rng = Xoshiro256StarStar(seed: 7)
         let n = 100_000
         var sum = 0.0, below = 0
         for _ in 0..<n {
@@ -31,7 +31,7 @@ final class AugmentationTests: XCTestCase {
     }
 
     func testGammaMeanAndVariance() {
-        var rng = SeededGenerator(seed: 11)
+        var rng = Xoshiro256StarStar(seed: 11)
         for shape in [0.2, 1.0, 3.5] {
             let n = 50_000
             let xs = (0..<n).map { _ in RandomDistributions.gamma(shape: shape, using: &rng) }
@@ -47,7 +47,7 @@ final class AugmentationTests: XCTestCase {
     func testSpecAugmentMasksHaveConfiguredCountsAndWidths() throws {
         let original = ramp(64, 100)
         let aug = SpecAugment(frequencyMasks: 3, maxFrequencyWidth: 10, timeMasks: 2, maxTimeWidth: 25, maskValue: .constant(-999))
-        var rng = SeededGenerator(seed: 1)
+        var rng = Xoshiro256StarStar(seed: 1)
         var sawWideMask = false
         for _ in 0..<50 {
             var spec = original
@@ -75,12 +75,12 @@ final class AugmentationTests: XCTestCase {
     func testSpecAugmentIsDeterministicForASeedAndUsesTheMean() throws {
         let original = ramp(32, 50)
         let aug = SpecAugment(frequencyMasks: 1, maxFrequencyWidth: 32, timeMasks: 0, maxTimeWidth: 0)
-        var r1 = SeededGenerator(seed: 99), r2 = SeededGenerator(seed: 99)
+        var r1 = Xoshiro256StarStar(seed: 99), r2 = Xoshiro256StarStar(seed: 99)
         var a = original, b = original
         let ma = try aug.apply(to: &a, using: &r1), mb = try aug.apply(to: &b, using: &r2)
         XCTAssertEqual(ma, mb)
         XCTAssertEqual(a, b)
-        var r3 = SeededGenerator(seed: 5)
+        var r3 = Xoshiro256StarStar(seed: 5)
         var c = original
         var m = try aug.apply(to: &c, using: &r3)
         while m[0].width == 0 { c = original; m = try aug.apply(to: &c, using: &r3) }
@@ -104,7 +104,7 @@ final class AugmentationTests: XCTestCase {
     // MARK: Mixup
 
     func testMixupLambdaDistribution() throws {
-        var rng = SeededGenerator(seed: 2024)
+        var rng = Xoshiro256StarStar(seed: 2024)
         let n = 20_000
         let lambdas = try (0..<n).map { _ in try Mixup.sampleLambda(alpha: 0.2, using: &rng) }
         let mean = lambdas.reduce(0, +) / Float(n)
@@ -121,7 +121,7 @@ final class AugmentationTests: XCTestCase {
 
     func testMixupBlendsSpectrogramAndLabelsWithTheSameLambda() throws {
         let a = ramp(4, 5), b = Spectrogram(nMels: 4, frames: 5, repeating: 3)
-        var rng = SeededGenerator(seed: 3)
+        var rng = Xoshiro256StarStar(seed: 3)
         let result = try Mixup.mix(a, labels: [1, 0, 1], with: b, labels: [0, 1, 1], alpha: 0.4, using: &rng)
         let l = result.lambda
         XCTAssertEqual(result.labels[0], l, accuracy: 1e-6)
@@ -130,7 +130,7 @@ final class AugmentationTests: XCTestCase {
         for i in a.values.indices {
             XCTAssertEqual(result.spectrogram.values[i], l * a.values[i] + (1 - l) * 3, accuracy: 1e-4)
         }
-        var again = SeededGenerator(seed: 3)
+        var again = Xoshiro256StarStar(seed: 3)
         XCTAssertEqual(try Mixup.mix(a, labels: [1, 0, 1], with: b, labels: [0, 1, 1], alpha: 0.4, using: &again), result)
         XCTAssertThrowsError(try Mixup.mix(a, labels: [1], with: ramp(4, 6), labels: [0], using: &rng))
         XCTAssertThrowsError(try Mixup.mix(a, labels: [1], with: b, labels: [0, 1], using: &rng))
@@ -143,7 +143,7 @@ final class AugmentationTests: XCTestCase {
         var signalPower = 0.0
         for v in audio { signalPower += Double(v) * Double(v) }
         for snr: Float in [0, 10, 30] {
-            var rng = SeededGenerator(seed: UInt64(snr))
+            var rng = Xoshiro256StarStar(seed: UInt64(snr))
             let noisy = try AudioAugmentation().addNoise(audio, snrDB: snr, using: &rng)
             var noisePower = 0.0, noiseMean = 0.0
             for i in audio.indices {
@@ -153,10 +153,10 @@ final class AugmentationTests: XCTestCase {
             }
             XCTAssertEqual(10 * log10(signalPower / noisePower), Double(snr), accuracy: 0.5)
             XCTAssertEqual(noiseMean / Double(audio.count), 0, accuracy: 0.01 * (noisePower / Double(audio.count)).squareRoot())
-            var again = SeededGenerator(seed: UInt64(snr))
+            var again = Xoshiro256StarStar(seed: UInt64(snr))
             XCTAssertEqual(try AudioAugmentation().addNoise(audio, snrDB: snr, using: &again), noisy)
         }
-        var rng = SeededGenerator(seed: 0)
+        var rng = Xoshiro256StarStar(seed: 0)
         XCTAssertThrowsError(try AudioAugmentation().addNoise([], snrDB: 10, using: &rng))
         XCTAssertThrowsError(try AudioAugmentation().addNoise([1, .nan], snrDB: 10, using: &rng))
     }

@@ -28,7 +28,7 @@ final class Float16ConversionTests: XCTestCase {
     #if !(os(macOS) && arch(x86_64))
     /// Swift's own Float16 is the reference where the platform has it.
     func testMatchesSwiftFloat16OnRandomFloats() {
-        var random = SafetensorsMutationTests.SeededGenerator(state: 16)
+        var random = SeededGenerator(seed: 16)
         for _ in 0..<200_000 {
             let value = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &random))
             guard !value.isNaN else { continue }

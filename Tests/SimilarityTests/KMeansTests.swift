@@ -5,7 +5,7 @@ import XCTest
 final class KMeansTests: XCTestCase {
     /// `k` tight, well-apart groups of unit vectors; the group of each point.
     func groups(k: Int, perGroup: Int, dimension: Int, seed: UInt64) -> (points: [Float], truth: [Int]) {
-        var generator = SeededGenerator(seed: seed)
+        var generator = Xoshiro256StarStar(seed: seed)
         var points: [Float] = [], truth: [Int] = []
         for g in 0..<k {
             for _ in 0..<perGroup {
@@ -21,7 +21,7 @@ final class KMeansTests: XCTestCase {
 
     func testPlusPlusFindsSeparatedGroupsAndIsDeterministic() throws {
         let (points, truth) = groups(k: 6, perGroup: 40, dimension: 32, seed: 1)
-        var generator = SeededGenerator(seed: 42)
+        var generator = Xoshiro256StarStar(seed: 42)
         let result = try KMeans.cluster(points, count: truth.count, dimension: 32, k: 6, using: &generator)
         // Same grouping as the truth, up to the clusters' numbering.
         var mapping: [Int: Int] = [:]
@@ -31,7 +31,7 @@ final class KMeansTests: XCTestCase {
         }
         XCTAssertEqual(Set(mapping.values).count, 6)
         XCTAssertEqual(result.sizes, [Int](repeating: 40, count: 6))
-        var again = SeededGenerator(seed: 42)
+        var again = Xoshiro256StarStar(seed: 42)
         XCTAssertEqual(try KMeans.cluster(points, count: truth.count, dimension: 32, k: 6, using: &again), result)
     }
 
@@ -44,7 +44,7 @@ final class KMeansTests: XCTestCase {
     }
 
     func testBadInputIsRefused() {
-        var generator = SeededGenerator(seed: 1)
+        var generator = Xoshiro256StarStar(seed: 1)
         XCTAssertThrowsError(try KMeans.cluster([1, 2, 3], count: 2, dimension: 2, k: 1, using: &generator))
         XCTAssertThrowsError(try KMeans.cluster([1, 2, 3, 4], count: 2, dimension: 2, k: 3, using: &generator)) {
             XCTAssertTrue("\($0)".contains("k must be"))

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Similarity
 import XCTest
 
@@ -15,7 +16,7 @@ final class NearDuplicatesTests: XCTestCase {
     /// `n` random unit vectors; every 7th row is a slightly disturbed copy of an earlier one
     /// (a duplicate), some with a duration off by more than the tolerance, some of unknown duration.
     func makeLibrary(n: Int, dimension d: Int, seed: UInt64) -> Library {
-        var generator = SplitMix(state: seed)
+        var generator = SeededGenerator(seed: seed)
         func unit(_ values: [Float]) -> [Float] {
             let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             return values.map { $0 / norm }
@@ -78,17 +79,5 @@ final class NearDuplicatesTests: XCTestCase {
                                                       threshold: 2, durationTolerance: 1))
         XCTAssertThrowsError(try NearDuplicates.pairs([1, 0], count: 1, dimension: 2, durations: [nil], groups: [1],
                                                       threshold: 0.9, durationTolerance: -1))
-    }
-}
-
-/// SplitMix64, a small seeded generator for test data.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -104,7 +104,7 @@ final class GradCAMTests: XCTestCase {
     static let toneHz = 1500.0
 
     /// Noise, with the tone from `from` to `to` seconds when given.
-    static func clip(samples: Int, tone: (from: Double, to: Double)?, rng: inout Features.SeededGenerator) -> [Float] {
+    static func clip(samples: Int, tone: (from: Double, to: Double)?, rng: inout Xoshiro256StarStar) -> [Float] {
         let phase = Double(rng.next() % 1000) / 1000 * 2 * Double.pi
         return (0..<samples).map { i in
             let t = Double(i) / 8000
@@ -115,7 +115,7 @@ final class GradCAMTests: XCTestCase {
     }
 
     func testExplanationOfATrainedToneTagPointsAtTheTone() throws {
-        var rng = Features.SeededGenerator(seed: 7)
+        var rng = Xoshiro256StarStar(seed: 7)
         let network = makeNetwork(ArchitectureConfig(kind: .resnetSE, numGenres: 2, baseChannels: 8, useAttention: false,
                                                      embeddingDim: 16, dropout: 0, blocks: [1]), seed: 3)
         var prediction = PredictionConfig()

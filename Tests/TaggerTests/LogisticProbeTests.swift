@@ -54,7 +54,7 @@ final class LogisticProbeTests: XCTestCase {
                                                      blocks: [1, 1], attentionReduction: 2), seed: 3)
         let frontEnd = FrontEnd(spectrogram: SpectrogramConfig(sampleRate: 16000, nFFT: 512, hopLength: 256, nMels: 16), chunkFrames: 16)
         let parent = ModelBundle(network: network, labels: ["a", "b"], frontEnd: frontEnd, normalization: InputNormalization(mean: 0, std: 1))
-        var rng = Features.SeededGenerator(seed: 9)
+        var rng = Xoshiro256StarStar(seed: 9)
         var examples: [FineTuneExample] = []
         for t in 0..<12 {
             let count = 2 + t % 3, size = 16 * 16

@@ -5,7 +5,7 @@ import XCTest
 final class StratificationTests: XCTestCase {
     /// A corpus with a common, a medium and a rare label, and some two-label examples.
     func makeLabels(count: Int, seed: UInt64) -> [[Int]] {
-        var rng = Features.SeededGenerator(seed: seed)
+        var rng = Xoshiro256StarStar(seed: seed)
         return (0..<count).map { _ in
             var ls: [Int] = []
             if rng.next() % 100 < 60 { ls.append(0) }

@@ -17,7 +17,7 @@ final class TrainingPipelineTests: XCTestCase {
         let audio = root.appendingPathComponent("audio")
         try! FileManager.default.createDirectory(at: audio, withIntermediateDirectories: true)
         var csv = "path,tags\n"
-        var rng = Features.SeededGenerator(seed: 11)
+        var rng = Xoshiro256StarStar(seed: 11)
         for i in 0..<30 {
             let sr = 22050, n = sr * (3 + i % 3)
             var tags: [String] = []

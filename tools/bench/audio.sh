@@ -9,7 +9,7 @@
 # passes, files/s, the ratios, and how far Timbre's dB values are from librosa's.
 #
 # The corpus (30 synthetic tracks, 30–240 s, WAV/FLAC/MP3 at 44.1/48 kHz stereo, plus a
-# 22050 Hz WAV) is written once by `timbre bench-audio corpus` into bench-results/ (git-ignored).
+# 22050 Hz WAV) is written once by `timbre-bench bench-audio corpus` into bench-results/ (git-ignored).
 # Python: $TIMBRE_PYTHON if set, else tools/.venv made from tools/bench/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,13 +32,13 @@ else
   fi
 fi
 
-echo "== building timbre (release)" >&2
-swift build -c release --product timbre >&2
-timbre="$(swift build -c release --show-bin-path)/timbre"
+echo "== building timbre-bench (release)" >&2
+swift build -c release --product timbre-bench >&2
+bench="$(swift build -c release --show-bin-path)/timbre-bench"
 
 mkdir -p "$out"
 echo "== corpus in $corpus" >&2
-mapfile -t paths < <("$timbre" bench-audio corpus --dir "$corpus" --jobs "$jobs")
+mapfile -t paths < <("$bench" bench-audio corpus --dir "$corpus" --jobs "$jobs")
 [ "${#paths[@]}" -eq 31 ] || { echo "bench: expected 31 corpus files, got ${#paths[@]}" >&2; exit 1; }
 files=("${paths[@]:0:30}")
 reference="${paths[30]}"
@@ -47,7 +47,7 @@ resampled=""
 for f in "${files[@]}"; do case "$f" in *44100hz*.wav) resampled="$f"; break ;; esac; done
 
 echo "== timbre: $repeats repeats, $jobs threads" >&2
-"$timbre" bench-audio run --repeats "$repeats" --jobs "$jobs" --stages \
+"$bench" bench-audio run --repeats "$repeats" --jobs "$jobs" --stages \
   --dump "$resampled=$out/timbre-resampled.f32" --dump "$reference=$out/timbre-22050.f32" \
   "${files[@]}" > "$out/timbre.json"
 

@@ -2,7 +2,7 @@
 # scripts/bench catalog: scan + tag a generated library into the embedded PostgreSQL, with one
 # worker process and with two, and say where the time goes.
 #
-# Libraries (synthetic music, written once by `timbre bench-catalog library` into bench-results/,
+# Libraries (synthetic music, written once by `timbre-bench bench-catalog library` into bench-results/,
 # git-ignored): BENCH_TRACKS (default 300) tracks of 30–240 s in mixed formats (MP3, FLAC,
 # OGG/Vorbis, Opus, WAV, AIFF; 44.1/48 kHz stereo) and BENCH_LONG_TRACKS (default 60) tracks of
 # exactly 4 minutes, the yardstick. For each library and each worker count (1, then 2):
@@ -23,9 +23,11 @@ cores="$(nproc)"
 out="$repo/bench-results/catalog"
 mkdir -p "$out"
 
-echo "== building timbre (release)" >&2
+echo "== building timbre and timbre-bench (release)" >&2
 swift build -c release --product timbre >&2
+swift build -c release --product timbre-bench >&2
 timbre="$(swift build -c release --show-bin-path)/timbre"
+bench="$(swift build -c release --show-bin-path)/timbre-bench"
 export TIMBRE_MIGRATIONS="$repo/migrations"
 export TIMBRE_MODEL="${TIMBRE_MODEL:-$repo/models/default/model.safetensors}"
 unset TIMBRE_DATABASE_URL
@@ -33,8 +35,8 @@ unset TIMBRE_DATABASE_URL
 mixed="$repo/bench-results/catalog-library"
 long="$repo/bench-results/catalog-library-4min"
 echo "== libraries" >&2
-"$timbre" bench-catalog library --dir "$mixed" --tracks "$tracks" --min-seconds 30 --max-seconds 240 --seed 1 --jobs "$cores"
-"$timbre" bench-catalog library --dir "$long" --tracks "$long_tracks" --min-seconds 240 --max-seconds 240 --seed 2 --jobs "$cores"
+"$bench" bench-catalog library --dir "$mixed" --tracks "$tracks" --min-seconds 30 --max-seconds 240 --seed 1 --jobs "$cores"
+"$bench" bench-catalog library --dir "$long" --tracks "$long_tracks" --min-seconds 240 --max-seconds 240 --seed 2 --jobs "$cores"
 
 home=""
 cleanup() {

@@ -53,26 +53,26 @@ else
   fi
 fi
 
-echo "== building timbre (release)" >&2
-swift build -c release --product timbre >&2
-timbre="$(swift build -c release --show-bin-path)/timbre"
+echo "== building timbre-bench (release)" >&2
+swift build -c release --product timbre-bench >&2
+bench="$(swift build -c release --show-bin-path)/timbre-bench"
 
 mkdir -p "$out"
 echo "== weights, input batch and Timbre's logits: $out/weights.safetensors" >&2
-"$timbre" bench-engine --write-weights "$out/weights.safetensors" --batch 32 --genres 50
+"$bench" bench-engine --write-weights "$out/weights.safetensors" --batch 32 --genres 50
 
 echo "== pytorch + onnxruntime: $repeats repeats after $warm_up warm-up" >&2
 "$python" tools/bench/engine_peer.py "$out/weights.safetensors" --onnx "$out/model.onnx" \
   --repeats "$repeats" --warm-up "$warm_up" > "$out/peer.json"
 
 echo "== timbre: $iterations inference batches, $repeats train steps after $warm_up warm-up" >&2
-"$timbre" bench-engine --weights "$out/weights.safetensors" --iterations "$iterations" \
+"$bench" bench-engine --weights "$out/weights.safetensors" --iterations "$iterations" \
   --train-steps "$repeats" --warm-up "$warm_up" --json > "$out/timbre.json"
 
-echo "== LSTM: timbre bench-lstm and nn.LSTM, $repeats repeats after $warm_up warm-up" >&2
-"$timbre" bench-lstm --write-weights "$out/lstm.safetensors"
+echo "== LSTM: timbre-bench bench-lstm and nn.LSTM, $repeats repeats after $warm_up warm-up" >&2
+"$bench" bench-lstm --write-weights "$out/lstm.safetensors"
 "$python" tools/bench/lstm_peer.py "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_peer.json"
-"$timbre" bench-lstm --weights "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_timbre.json"
+"$bench" bench-lstm --weights "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_timbre.json"
 
 "$python" - "$out" <<'PY'
 import json, os, platform, statistics, sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch and ONNX Runtime side of `scripts/bench engine`.
 
-Loads the weights and the input batch that `timbre bench-engine --write-weights` wrote into
+Loads the weights and the input batch that `timbre-bench bench-engine --write-weights` wrote into
 tools/reference/model.py's network, checks that PyTorch's eval logits equal Timbre's (and
 ONNX Runtime's PyTorch's), then times, on that batch, what a typical user runs on CPU:
 
@@ -72,7 +72,7 @@ def sgemm_seconds(n, repeats=10):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("weights", help="safetensors file from timbre bench-engine --write-weights")
+    parser.add_argument("weights", help="safetensors file from timbre-bench bench-engine --write-weights")
     parser.add_argument("--onnx", required=True, help="where to export the ONNX model")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warm-up", type=int, default=2)

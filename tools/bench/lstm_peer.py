@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's nn.LSTM on the weights and batch `timbre bench-lstm --write-weights` wrote: checks its
+"""PyTorch's nn.LSTM on the weights and batch `timbre-bench bench-lstm --write-weights` wrote: checks its
 output against Timbre's, then times inference (torch.inference_mode) and a training pass
 (zero_grad, forward, backward of sum(output * r)) per batch. Prints one JSON object (medians)."""
 import argparse

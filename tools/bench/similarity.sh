@@ -32,15 +32,15 @@ else
   fi
 fi
 
-echo "== building timbre (release)" >&2
-swift build -c release --product timbre >&2
-timbre="$(swift build -c release --show-bin-path)/timbre"
+echo "== building timbre-bench (release)" >&2
+swift build -c release --product timbre-bench >&2
+bench="$(swift build -c release --show-bin-path)/timbre-bench"
 
 sizes=(--count "$count" --dimension "$dimension" --queries "$queries" --kmeans-count "$kmeans_count" --clusters "$clusters")
 echo "== data: $count × $dimension embeddings, $queries queries in $out" >&2
 "$python" tools/bench/similarity_peer.py write "$out" "${sizes[@]}"
 echo "== timbre" >&2
-"$timbre" bench-similarity --dir "$out" "${sizes[@]}" > "$out/timbre.json"
+"$bench" bench-similarity --dir "$out" "${sizes[@]}" > "$out/timbre.json"
 echo "== numpy, scikit-learn, faiss" >&2
 "$python" tools/bench/similarity_peer.py run "$out" "${sizes[@]}" > "$out/peer.json"
 

@@ -20,7 +20,7 @@ public enum IterativeStratification {
                      "proportions must be non-negative and not all zero")
         let share = proportions.map { $0 / total }
         let labelCount = (labels.lazy.flatMap { $0 }.max() ?? -1) + 1
-        var rng = Features.SeededGenerator(seed: seed)
+        var rng = Xoshiro256StarStar(seed: seed)
 
         var perLabel = [[Int]](repeating: [], count: labelCount)
         for (example, ls) in labels.enumerated() { for l in Set(ls) { perLabel[l].append(example) } }

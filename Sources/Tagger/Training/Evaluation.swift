@@ -2,58 +2,8 @@ import Features
 import Foundation
 import NeuralNet
 
-/// What `test_results.json` holds.
-public struct TestResults: Codable, Sendable {
-    public var experiment: String
-    public var model: String
-    public var split: String
-    public var metrics: MultiLabelMetrics
-}
-
-extension ExperimentConfig {
-    /// `configs/NAME.yaml` over the defaults.
-    public static func load(_ path: String) throws -> ExperimentConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError(source: path, problems: ["cannot be read"])
-        }
-        return try ConfigLayering.load(yaml: text, over: ExperimentConfig(), source: path)
-    }
-}
-
-extension Trainer {
-    /// Whether early stopping ended the run.
-    public var stoppedEarly: Bool { epochsWithoutImprovement >= config.training.earlyStoppingPatience }
-
-    public var parameterCount: Int { network.parameters.reduce(0) { $0 + $1.value.count } }
-
-    /// Scores the best model on the test split and writes `test_results.json`.
-    public func test() throws -> TestResults {
-        let bundle = try ModelBundle.read(from: bestModelURL.path)
-        let metrics = try Evaluation.onPreparedData(bundle: bundle, cache: train.cache, split: "test")
-        let results = TestResults(experiment: config.experimentName, model: bestModelURL.path, split: "test", metrics: metrics)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(results).write(to: runDirectory.appendingPathComponent("test_results.json"), options: .atomic)
-        return results
-    }
-}
-
-public enum EvaluationError: Error, CustomStringConvertible {
-    case frontEndMismatch
-    case labelMismatch(missing: [String])
-    case emptySplit(String)
-
-    public var description: String {
-        switch self {
-        case .frontEndMismatch:
-            return "the prepared data was made with another audio front end than the model's; evaluate from audio (--audio-dir, --labels) instead"
-        case .labelMismatch(let missing):
-            return "the data has tags the model does not know: \(missing.joined(separator: ", "))"
-        case .emptySplit(let split): return "the \(split) split has no tracks"
-        }
-    }
-}
-
+/// Scores a model bundle on labelled data, prepared chunks or audio files: track-level metrics
+/// (`MultiLabelMetrics`), as `timbre evaluate` and `Trainer.test()` report them.
 public enum Evaluation {
     /// Track-level metrics of `bundle` on one split of a prepared corpus ("all" for every track).
     public static func onPreparedData(bundle: ModelBundle, cache: ChunkCache, split: String) throws -> MultiLabelMetrics {

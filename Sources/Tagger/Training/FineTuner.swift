@@ -195,7 +195,7 @@ public final class FineTuner {
         let epochs = fixedEpochs.map { max(0, $0) } ?? config.epochs
         progress(history[0])
         var best = (epoch: 0, loss: history[0].valLoss, state: network.stateDict())
-        var rng = Features.SeededGenerator(seed: config.seed)
+        var rng = Xoshiro256StarStar(seed: config.seed)
         let specAugment = SpecAugment(frequencyMasks: 2, maxFrequencyWidth: max(1, parent.frontEnd.spectrogram.nMels / 8),
                                       timeMasks: 2, maxTimeWidth: max(1, parent.frontEnd.chunkFrames / 8))
         var input = Tensor(zeros: [0]), target = Tensor(zeros: [0]), mask = Tensor(zeros: [0])
@@ -307,7 +307,7 @@ public final class FineTuner {
     }
 
     private func fill(_ batch: ArraySlice<(example: Int, chunk: Int)>, _ examples: [FineTuneExample], _ targets: [[Float]],
-                      augment: SpecAugment?, rng: inout Features.SeededGenerator,
+                      augment: SpecAugment?, rng: inout Xoshiro256StarStar,
                       input: inout Tensor, target: inout Tensor, mask: inout Tensor) throws {
         let m = parent.frontEnd.spectrogram.nMels, f = parent.frontEnd.chunkFrames, size = m * f
         let b = batch.count, l = labels.count

@@ -123,7 +123,7 @@ public final class Trainer {
             ranNow += 1
             let epoch = history.count + 1
             optimizer.learningRate = scheduler.learningRate
-            var rng = Features.SeededGenerator(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            var rng = Xoshiro256StarStar(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)
             var items = train.items(perTrack: t.chunksPerTrack, using: &rng)
             items.shuffle(using: &rng)
             let batches = items.count / t.batchSize  // a last partial batch is dropped (batch norm)
@@ -200,7 +200,7 @@ public final class Trainer {
 
     static func evaluate(network: any TaggingNetwork, data: TrainingData, normalization: InputNormalization,
                          loss: BCEWithLogitsLoss, batchSize: Int = 32) throws -> (loss: Double, metrics: MultiLabelMetrics) {
-        var rng = Features.SeededGenerator(seed: 0)
+        var rng = Xoshiro256StarStar(seed: 0)
         let items = data.items(perTrack: nil, using: &rng)
         let l = data.labels.count
         var sums = [Float](repeating: 0, count: data.tracks.count * l)

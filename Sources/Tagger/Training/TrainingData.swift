@@ -31,7 +31,7 @@ public struct TrainingData {
 
     /// (track position in `tracks`, chunk) pairs; with `perTrack`, at most that many chunks of
     /// each track, drawn anew from `rng`.
-    public func items(perTrack: Int?, using rng: inout Features.SeededGenerator) -> [(track: Int, chunk: Int)] {
+    public func items(perTrack: Int?, using rng: inout Xoshiro256StarStar) -> [(track: Int, chunk: Int)] {
         var result: [(Int, Int)] = []
         for (position, t) in tracks.enumerated() {
             let count = cache.index.tracks[t].chunkCount
@@ -49,7 +49,7 @@ public struct TrainingData {
     /// Mean and standard deviation of the split's values, from at most `sampleChunks` chunks
     /// spread evenly (exact enough for standardisation, and fast on large corpora).
     public func normalization(sampleChunks: Int = 2000) -> InputNormalization {
-        var rng = Features.SeededGenerator(seed: 0)
+        var rng = Xoshiro256StarStar(seed: 0)
         let all = items(perTrack: nil, using: &rng)
         guard !all.isEmpty else { return InputNormalization(mean: 0, std: 1) }
         let step = max(1, all.count / sampleChunks)
@@ -70,7 +70,7 @@ public struct TrainingData {
     /// `augmentation`, SpecAugment per chunk and mixup over the batch.
     public func fill(
         batch: ArraySlice<(track: Int, chunk: Int)>, normalization: InputNormalization,
-        augmentation: AugmentationConfig?, rng: inout Features.SeededGenerator,
+        augmentation: AugmentationConfig?, rng: inout Xoshiro256StarStar,
         input: inout Tensor, target: inout Tensor
     ) throws {
         let (m, f) = chunkShape

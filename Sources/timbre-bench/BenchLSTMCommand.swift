@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import NeuralNet
 
-/// `timbre bench-lstm` (hidden): the Swift half of `scripts/bench engine`'s LSTM section, which
+/// `timbre-bench bench-lstm`: the Swift half of `scripts/bench engine`'s LSTM section, which
 /// compares `NeuralNet.LSTM` with PyTorch's `nn.LSTM` on the same weights and the same batch.
 ///
 /// `--write-weights W` writes a seeded LSTM's parameters (PyTorch names, no module prefix), an
@@ -15,8 +15,7 @@ import NeuralNet
 struct BenchLSTMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-lstm",
-        abstract: "Benchmark the LSTM layer (used by scripts/bench engine).",
-        shouldDisplay: false
+        abstract: "Benchmark the LSTM layer (used by scripts/bench engine)."
     )
 
     @Option(help: "Write a seeded LSTM, an input batch and its output to this safetensors file, then stop.")

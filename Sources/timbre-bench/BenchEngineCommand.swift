@@ -1,11 +1,12 @@
 import ArgumentParser
 import COpenBLAS
+import CommandLineProgress
 import Dispatch
 import Foundation
 import NeuralNet
 import Tagger
 
-/// `timbre bench-engine` (hidden): the Swift half of `scripts/bench engine`, which compares the
+/// `timbre-bench bench-engine`: the Swift half of `scripts/bench engine`, which compares the
 /// CNN engine with PyTorch and ONNX Runtime on the same weights and the same batch.
 ///
 /// `--write-weights W` writes a seeded default network's state_dict (BatchNorm running
@@ -18,8 +19,7 @@ import Tagger
 struct BenchEngineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-engine",
-        abstract: "Benchmark the CNN engine (used by scripts/bench engine).",
-        shouldDisplay: false
+        abstract: "Benchmark the CNN engine (used by scripts/bench engine)."
     )
 
     @Option(help: "Write a seeded model's weights, an input batch and its logits to this safetensors file, then stop.")
@@ -121,7 +121,7 @@ struct BenchEngineCommand: ParsableCommand {
     private func measure(_ url: URL) throws -> EngineBenchReport {
         let file = try SafetensorsFile(contentsOf: url)
         guard let configJSON = file.metadata["config"] else {
-            throw CommandFailure("\(url.path) has no \"config\" metadata: write it with timbre bench-engine --write-weights")
+            throw CommandFailure("\(url.path) has no \"config\" metadata: write it with timbre-bench bench-engine --write-weights")
         }
         let config = try JSONDecoder().decode(ArchitectureConfig.self, from: Data(configJSON.utf8))
         let input = try file.tensor(named: "bench.input")
@@ -209,7 +209,7 @@ struct BenchEngineCommand: ParsableCommand {
     }
 }
 
-/// What `timbre bench-engine --weights` measured.
+/// What `timbre-bench bench-engine --weights` measured.
 struct EngineBenchReport {
     let batch: Int
     let parameters: Int

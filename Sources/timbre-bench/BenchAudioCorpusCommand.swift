@@ -1,9 +1,10 @@
 import ArgumentParser
 import AudioIO
+import CommandLineProgress
 import Dispatch
 import Foundation
 
-/// `timbre bench-audio corpus --dir DIR`: writes the benchmark's audio files once
+/// `timbre-bench bench-audio corpus --dir DIR`: writes the benchmark's audio files once
 /// (files already there are kept) and prints their paths, one a line.
 struct BenchAudioCorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import AudioIO
 import Foundation
+import SeededRandom
 
 /// One synthetic "track" of the benchmark corpus: a deterministic arrangement of
 /// harmonic notes with ADSR envelopes (chords, a bass line), a kick drum and noise
@@ -32,17 +33,17 @@ struct BenchCorpusPiece: Sendable {
     func render() -> [Float] {
         let frames = seconds * sampleRate
         var out = [Float](repeating: 0, count: frames * 2)
-        var random = BenchRandom(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        var random = SeededGenerator(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         let rate = Double(sampleRate)
-        let beat = 60.0 / (80 + random.uniform() * 80)  // 80–160 bpm
-        let root = 45 + Int(random.uniform() * 12)        // MIDI A2…G#3
+        let beat = 60.0 / (80 + random.nextUnitDouble() * 80)  // 80–160 bpm
+        let root = 45 + Int(random.nextUnitDouble() * 12)        // MIDI A2…G#3
         let scale = [0, 2, 3, 5, 7, 8, 10, 12]            // natural minor
         out.withUnsafeMutableBufferPointer { buffer in
             var time = 0.0
             var bar = 0
             while time < Double(seconds) {
                 // Four beats a bar: a chord held for the bar, a bass note and a kick each beat, hats off the beat.
-                let degree = [0, 5, 3, 4][bar % 4] + Int(random.uniform() * 2)
+                let degree = [0, 5, 3, 4][bar % 4] + Int(random.nextUnitDouble() * 2)
                 for voice in 0..<3 {
                     let midi = root + 12 + scale[(degree + voice * 2) % scale.count] + (degree + voice * 2 >= scale.count ? 12 : 0)
                     addNote(buffer, rate: rate, start: time, length: beat * 4, midi: midi, gain: 0.09,
@@ -53,7 +54,7 @@ struct BenchCorpusPiece: Sendable {
                     addNote(buffer, rate: rate, start: t, length: beat * 0.9, midi: root + scale[degree % scale.count] - 12,
                             gain: 0.16, pan: 0.5, partials: 3, random: &random)
                     addKick(buffer, rate: rate, start: t)
-                    addHat(buffer, rate: rate, start: t + beat / 2, gain: 0.05 + 0.03 * random.uniform(), random: &random)
+                    addHat(buffer, rate: rate, start: t + beat / 2, gain: 0.05 + 0.03 * random.nextUnitDouble(), random: &random)
                 }
                 time += beat * 4
                 bar += 1
@@ -61,7 +62,7 @@ struct BenchCorpusPiece: Sendable {
             // A noise floor, as in any recording: no digital silence anywhere.
             var peak: Float = 0
             for i in 0..<buffer.count {
-                buffer[i] += Float(random.uniform() - 0.5) * 0.002
+                buffer[i] += Float(random.nextUnitDouble() - 0.5) * 0.002
                 peak = max(peak, abs(buffer[i]))
             }
             // Loud passages can stack up past full scale; bring the peak to -1 dBFS rather than clip.
@@ -75,8 +76,8 @@ struct BenchCorpusPiece: Sendable {
 
     /// A harmonic tone (partial k at k·f0, amplitude 1/k) with an attack–decay–sustain–release envelope.
     private func addNote(_ out: UnsafeMutableBufferPointer<Float>, rate: Double, start: Double, length: Double, midi: Int,
-                         gain: Double, pan: Double, partials: Int, random: inout BenchRandom) {
-        let frequency = 440 * pow(2, Double(midi - 69) / 12) * (1 + (random.uniform() - 0.5) * 0.004)
+                         gain: Double, pan: Double, partials: Int, random: inout SeededGenerator) {
+        let frequency = 440 * pow(2, Double(midi - 69) / 12) * (1 + (random.nextUnitDouble() - 0.5) * 0.004)
         let first = Int(start * rate), count = Int(length * rate)
         let frames = out.count / 2
         guard first < frames else { return }
@@ -119,34 +120,17 @@ struct BenchCorpusPiece: Sendable {
     }
 
     /// A hi-hat: white noise, first-differenced (a crude high-pass), decaying in ~30 ms.
-    private func addHat(_ out: UnsafeMutableBufferPointer<Float>, rate: Double, start: Double, gain: Double, random: inout BenchRandom) {
+    private func addHat(_ out: UnsafeMutableBufferPointer<Float>, rate: Double, start: Double, gain: Double, random: inout SeededGenerator) {
         let first = Int(start * rate), count = Int(0.08 * rate)
         let end = min(first + count, out.count / 2)
         guard first < end else { return }
         var previous = 0.0
         for n in first..<end {
-            let noise = random.uniform() - 0.5
+            let noise = random.nextUnitDouble() - 0.5
             let v = Float((noise - previous) * gain * exp(-Double(n - first) / rate * 35))
             previous = noise
             out[2 * n] += v * 0.8
             out[2 * n + 1] += v
         }
     }
-}
-
-/// SplitMix64, so the corpus is the same everywhere.
-struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import Similarity
 
-/// `timbre bench-similarity` (hidden): the Swift half of `scripts/bench similarity`. Reads the
+/// `timbre-bench bench-similarity`: the Swift half of `scripts/bench similarity`. Reads the
 /// float32 files the peer script wrote into `--dir` (embeddings.f32, queries.f32, init.f32),
 /// times the index (build, then one query at a time), Lloyd k-means from the given initial
 /// centroids on the first `--kmeans-count` embeddings, and the 2-D PCA of those, and prints
@@ -11,8 +11,7 @@ import Similarity
 struct BenchSimilarityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-similarity",
-        abstract: "Benchmark the similarity index, k-means and PCA (used by scripts/bench similarity).",
-        shouldDisplay: false
+        abstract: "Benchmark the similarity index, k-means and PCA (used by scripts/bench similarity)."
     )
 
     @Option(help: "Directory with embeddings.f32, queries.f32 and init.f32.") var dir: String

@@ -1,18 +1,18 @@
 import ArgumentParser
 import AudioIO
 import Foundation
+import SeededRandom
 
-/// `timbre bench-catalog` (hidden): the Swift half of `scripts/bench catalog`.
+/// `timbre-bench bench-catalog`: the Swift half of `scripts/bench catalog`.
 struct BenchCatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-catalog",
         abstract: "Benchmark scanning and tagging a library (used by scripts/bench catalog).",
-        shouldDisplay: false,
         subcommands: [BenchCatalogLibraryCommand.self]
     )
 }
 
-/// `timbre bench-catalog library --dir DIR`: writes a synthetic music library once (files
+/// `timbre-bench bench-catalog library --dir DIR`: writes a synthetic music library once (files
 /// already there are kept) in `artist-N/album-M/` folders, in the mix of formats a real
 /// library has, and prints how much audio it holds.
 struct BenchCatalogLibraryCommand: ParsableCommand {
@@ -39,11 +39,11 @@ struct BenchCatalogLibraryCommand: ParsableCommand {
     }
 
     func run() throws {
-        var random = BenchRandom(seed: UInt64(truncatingIfNeeded: seed) &* 0xD1B5_4A32_D192_ED03 &+ 7)
+        var random = SeededGenerator(seed: UInt64(truncatingIfNeeded: seed) &* 0xD1B5_4A32_D192_ED03 &+ 7)
         let items: [(piece: BenchCorpusPiece, path: String)] = (0..<tracks).map { i in
             let format = Self.formats[i % Self.formats.count]
             let rate = format == .opus || (i / Self.formats.count) % 3 == 2 ? 48000 : 44100
-            let seconds = minSeconds + Int(random.uniform() * Double(maxSeconds - minSeconds + 1))
+            let seconds = minSeconds + Int(random.nextUnitDouble() * Double(maxSeconds - minSeconds + 1))
             let piece = BenchCorpusPiece(index: seed * 100_000 + i, format: format, sampleRate: rate, seconds: seconds)
             return (piece, "\(dir)/artist-\(i / 50)/album-\(i / 10)/\(piece.fileName)")
         }

@@ -1,21 +1,21 @@
 import ArgumentParser
 import AudioIO
+import CommandLineProgress
 import Dispatch
 import Features
 import Foundation
 
-/// `timbre bench-audio` (hidden): the Swift half of `scripts/bench audio`, which compares
+/// `timbre-bench bench-audio`: the Swift half of `scripts/bench audio`, which compares
 /// decode + resample + log-mel throughput and values with librosa.
 struct BenchAudioCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-audio",
         abstract: "Benchmark the audio front end (used by scripts/bench audio).",
-        shouldDisplay: false,
         subcommands: [BenchAudioCorpusCommand.self, BenchAudioRunCommand.self]
     )
 }
 
-/// `timbre bench-audio run FILE…`: decodes, resamples to 22050 Hz and computes the
+/// `timbre-bench bench-audio run FILE…`: decodes, resamples to 22050 Hz and computes the
 /// default log-mel of every file, `jobs` files at a time, `repeats` times; prints JSON.
 struct BenchAudioRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,9 +4,10 @@ import Foundation
 /// a bar redrawn in place on a terminal, plain lines (at most every 10 % or 5 s)
 /// when stderr is a file or pipe, as in logs and CI.
 ///
-/// Safe to call from several threads (files processed in parallel).
-final class ProgressReporter: @unchecked Sendable {
-    enum Style {
+/// Safe to call from several threads (files processed in parallel). Shared by the `timbre` and
+/// `timbre-bench` executables.
+public final class ProgressReporter: @unchecked Sendable {
+    public enum Style {
         case bar, lines, silent
     }
 
@@ -25,7 +26,7 @@ final class ProgressReporter: @unchecked Sendable {
     ///   - total: how many steps make 100 %; nil when unknown (a count is shown instead).
     ///   - style: nil picks a bar when stderr is a terminal, lines otherwise.
     ///   - write: where text goes; stderr by default.
-    init(label: String, total: Int?, style: Style? = nil, write: ((String) -> Void)? = nil) {
+    public init(label: String, total: Int?, style: Style? = nil, write: ((String) -> Void)? = nil) {
         self.label = label
         self.total = total.map { max($0, 0) }
         self.style = style ?? (isatty(STDERR_FILENO) == 1 ? .bar : .lines)
@@ -33,7 +34,7 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     /// Records `steps` more steps done; `note` (e.g. the file just finished) is shown beside the count.
-    func advance(by steps: Int = 1, note: String? = nil) {
+    public func advance(by steps: Int = 1, note: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
@@ -59,7 +60,7 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     /// Ends the display: the bar is completed and followed by a newline; lines mode prints a summary.
-    func finish(note: String? = nil) {
+    public func finish(note: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
@@ -104,7 +105,7 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     /// `m:ss` (or `h:mm:ss`) for a duration in seconds.
-    static func clock(_ seconds: Double) -> String {
+    public static func clock(_ seconds: Double) -> String {
         let whole = max(0, Int(seconds.rounded()))
         let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60)
         return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)
