@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineProgress
 import Foundation
 import Tagger
 

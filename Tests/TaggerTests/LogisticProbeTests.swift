@@ -94,4 +94,57 @@ final class LogisticProbeTests: XCTestCase {
         let randomRow = random.bundle.network.stateDict().first { $0.name == "classifier.weight" }!.tensor.data[(2 * d)...]
         XCTAssertNotEqual(Array(randomRow), Array(weight.data[(2 * d)...]))
     }
+
+    /// `new_tag_rows: probe`: while the network trains, the new row does not move (its
+    /// gradient is zeroed); after the last epoch it is the probe fitted on the tuned network's
+    /// embeddings. With `train` it moves with the rest and is no such fit.
+    func testNewRowsHeldAtTheProbeThenRefittedOnTheTunedNetwork() throws {
+        let network = makeNetwork(ArchitectureConfig(numGenres: 2, baseChannels: 4, embeddingDim: 8, dropout: 0,
+                                                     blocks: [1, 1], attentionReduction: 2), seed: 3)
+        let frontEnd = FrontEnd(spectrogram: SpectrogramConfig(sampleRate: 16000, nFFT: 512, hopLength: 256, nMels: 16), chunkFrames: 16)
+        let parent = ModelBundle(network: network, labels: ["a", "b"], frontEnd: frontEnd, normalization: InputNormalization(mean: 0, std: 1))
+        var rng = Xoshiro256StarStar(seed: 11)
+        var examples: [FineTuneExample] = []
+        for t in 0..<12 {
+            let count = 2 + t % 3, size = 16 * 16
+            let level: Float = t % 2 == 0 ? 1 : -1
+            let values = (0..<(count * size)).map { _ in level + Float.random(in: -1...1, using: &rng) }
+            let chunks = ChunkBatch(count: count, nMels: 16, frames: 16, starts: Array(0..<count), values: values)
+            examples.append(FineTuneExample(chunks: chunks, targets: [t % 3 == 0 ? 1 : 0, 0, t % 2 == 0 ? 1 : 0], mask: [1, 1, 1],
+                                            distil: [false, true, false]))
+        }
+        var config = FineTuneConfig()
+        config.batchSize = 4
+        config.layers = .all
+        config.learningRate = 0.01
+        let d = 8
+        func rows(_ bundle: ModelBundle) -> (weight: [Float], bias: Float) {
+            let state = Dictionary(uniqueKeysWithValues: bundle.network.stateDict().map { ($0.name, $0.tensor) })
+            return (Array(state["classifier.weight"]!.data[(2 * d)...]), state["classifier.bias"]!.data[2])
+        }
+        func probe(on net: any TaggingNetwork) throws -> LogisticProbe.Fit {
+            var means: [Float] = []
+            for example in examples {
+                let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
+                let embeddings = try net.forward(input, training: false).embeddings.data
+                means += (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+            }
+            return LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
+                                     weights: [Float](repeating: 1, count: examples.count))
+        }
+        config.newTagRows = .probe
+        let held = try FineTuner(parent: parent, newLabels: ["new"], config: config).run(train: examples, validation: [], fixedEpochs: 3)
+        let start = try probe(on: network), end = try probe(on: held.bundle.network)
+        let heldRow = rows(held.bundle)
+        for (mine, theirs) in zip(heldRow.weight, end.weight) { XCTAssertEqual(mine, theirs, accuracy: 1e-4) }
+        XCTAssertEqual(heldRow.bias, end.bias, accuracy: 1e-4)
+        XCTAssertGreaterThan(zip(start.weight, end.weight).map { abs($0 - $1) }.max() ?? 0, 1e-3,
+                             "the network trained, so the refit differs from the first fit")
+
+        config.newTagRows = .train
+        let trained = try FineTuner(parent: parent, newLabels: ["new"], config: config).run(train: examples, validation: [], fixedEpochs: 3)
+        let endTrained = try probe(on: trained.bundle.network)
+        XCTAssertGreaterThan(zip(rows(trained.bundle).weight, endTrained.weight).map { abs($0 - $1) }.max() ?? 0, 1e-3,
+                             "a trained row is not the probe's fit")
+    }
 }

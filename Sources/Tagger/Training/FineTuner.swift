@@ -11,6 +11,15 @@ public enum TrainableLayers: String, Codable, Sendable, CaseIterable {
     case all
 }
 
+/// How the output rows of new tags learn during fine-tuning.
+public enum NewTagRows: String, Codable, Sendable, CaseIterable {
+    /// Trained with the rest, from their start (the probe's fit, with `probe_init`).
+    case train
+    /// Held at the probe's fit while the network trains (the features adapt to that row), then
+    /// fitted again by the probe on the tuned network's embeddings. Needs `probe_init`.
+    case probe
+}
+
 /// How a model is fine-tuned from users' corrections (the `retraining.fine_tune` config).
 public struct FineTuneConfig: Codable, Sendable, Equatable {
     public var epochs = 8
@@ -32,6 +41,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     /// it (the replay set) — the probe-initialised output's own probability of each chunk, as the
     /// old labels learn the parent's. 0: those tracks carry no target for the new tag (masked).
     public var newTagReplayWeight: Float = 0
+    public var newTagRows: NewTagRows = .probe
     public var seed: UInt64 = 0
 
     public init() {}
@@ -39,7 +49,8 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case epochs, learningRate = "learning_rate", weightDecay = "weight_decay", layers, batchSize = "batch_size"
         case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip"
-        case probeInit = "probe_init", newTagReplayWeight = "new_tag_replay_weight", seed
+        case probeInit = "probe_init", newTagReplayWeight = "new_tag_replay_weight"
+        case newTagRows = "new_tag_rows", seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +67,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         probeInit = try c.decodeIfPresent(Bool.self, forKey: .probeInit) ?? d.probeInit
         newTagReplayWeight = try c.decodeIfPresent(Float.self, forKey: .newTagReplayWeight) ?? d.newTagReplayWeight
+        newTagRows = try c.decodeIfPresent(NewTagRows.self, forKey: .newTagRows) ?? d.newTagRows
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -171,7 +183,9 @@ public final class FineTuner {
         }
         let candidate = try parent.growing(newLabels, seed: config.seed &+ 1)
         let network = candidate.network
+        let corrected = train  // the examples as given: what a final probe fit learns from
         var train = train, validation = validation
+        let holdNewRows = config.probeInit && config.newTagRows == .probe && !newLabels.isEmpty
         if config.probeInit {
             let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train)
             if config.newTagReplayWeight > 0 {
@@ -227,6 +241,7 @@ public final class FineTuner {
                 guard value.isFinite else { throw FineTuneError.diverged(epoch: epoch, loss: value) }
                 try network.backward(gradient)
                 if let clip = config.gradClip { _ = clipGradNorm(optimizer.parameters, maxNorm: clip) }
+                if holdNewRows { Self.zeroNewRowGradients(network, newFrom: parent.labels.count) }
                 optimizer.step()
                 total += Double(value)
             }
@@ -246,6 +261,7 @@ public final class FineTuner {
             }
         }
         try network.loadStateDict(Dictionary(uniqueKeysWithValues: best.state.map { ($0.name, $0.tensor) }))
+        if holdNewRows && best.epoch > 0 { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected) }
         return FineTuneResult(bundle: candidate, history: history, bestEpoch: best.epoch,
                               trainableParameters: optimizer.parameters.reduce(0) { $0 + $1.value.count })
     }
@@ -369,6 +385,15 @@ public final class FineTuner {
         state["classifier.bias"] = bias
         try network.loadStateDict(state)
         return fitted
+    }
+
+    /// Zeroes the classifier's gradient rows of labels `first...` (AdamW then leaves them where they are).
+    static func zeroNewRowGradients(_ network: any TaggingNetwork, newFrom first: Int) {
+        for p in network.parameters where p.name == "classifier.weight" || p.name == "classifier.bias" {
+            let rows = p.value.shape[0], width = p.value.count / max(1, rows)
+            guard first < rows else { continue }
+            for i in (first * width)..<(rows * width) { p.grad.data[i] = 0 }
+        }
     }
 
     /// Names of the parameters `layers` trains. The head is `embedding.*` and `classifier.*`
