@@ -54,8 +54,10 @@ struct DemoCorpusCommand: ParsableCommand {
                                         sampleRate: sampleRate, durationRange: minSeconds...maxSeconds,
                                         soundFontPaths: soundfont, threads: threads)
         let fonts = try options.resolvedSoundFonts()
-        print("soundfonts: \(fonts.fonts.map(\.path).joined(separator: ", "))")
-        for (path, reason) in fonts.skipped { print("  skipped \(path): \(reason)") }
+        var header = "soundfonts: \(fonts.fonts.map(\.path).joined(separator: ", "))\n"
+        for (path, reason) in fonts.skipped { header += "  skipped \(path): \(reason)\n" }
+        // Unbuffered like the progress lines, so it comes before them.
+        FileHandle.standardOutput.write(Data(header.utf8))
         let started = Date()
         let every = max(progressEvery, 1)
         var lastReported = -1
