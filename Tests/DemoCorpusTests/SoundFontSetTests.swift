@@ -231,3 +231,28 @@ final class SoundFontSetTests: XCTestCase {
         }
     }
 }
+
+/// A tag promises the instrument is heard, whichever training font plays it.
+final class FontAudibilityTests: XCTestCase {
+    private func rms(_ samples: [Float]) -> Double {
+        (samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(samples.count, 1))).squareRoot()
+    }
+
+    func testEveryTaggedInstrumentIsAudibleInEveryTrainingFont() throws {
+        let set = try SoundFontSet.resolve(given: [], environment: [:])
+        for font in set.fonts where font.path != TestFonts.fluidGM {  // FluidR3_GM: RenderingTests
+            let synth = try SoundFontSynth(soundFontPaths: [font.path], sampleRate: 22050)
+            for track in 0..<3 {
+                let plain = Composer.compose(seed: 31, track: track, durationRange: 3...3)
+                let composition = try FontAssignment.assign(plain, fonts: [font], seed: 31, track: track).composition
+                let mix = 20 * log10(max(rms(synth.render(composition)), 1e-12))
+                for instrument in composition.labels.instruments {
+                    var solo = composition
+                    solo.parts = composition.parts.filter { $0.instrument == instrument }
+                    let level = 20 * log10(max(rms(synth.render(solo)), 1e-12)) - mix
+                    XCTAssertGreaterThan(level, -24, "\(instrument) is \(level) dB below the mix of \(composition.labels.tags) in \(font.name)")
+                }
+            }
+        }
+    }
+}
