@@ -50,9 +50,10 @@ public struct SoundFontSet: Sendable, Equatable {
     /// File-name prefixes of the fonts held out for evaluation: never in the default set.
     public static let heldOutNamePrefixes = ["TimGM6mb", "MuseScore_General"]
 
+    /// By file name, also through a symbolic link (`default-GM.sf2` may point at TimGM6mb).
     public static func isHeldOut(_ path: String) -> Bool {
-        let name = (path as NSString).lastPathComponent
-        return heldOutNamePrefixes.contains { name.hasPrefix($0) }
+        let names = [path, (path as NSString).resolvingSymlinksInPath].map { ($0 as NSString).lastPathComponent }
+        return names.contains { name in heldOutNamePrefixes.contains { name.hasPrefix($0) } }
     }
 
     /// Where the fonts come from: the explicit list, the environment, the default set.

@@ -34,6 +34,10 @@ final class SoundFontSetTests: XCTestCase {
         XCTAssertTrue(SoundFontSet.isHeldOut(TestFonts.timGM))
         XCTAssertTrue(SoundFontSet.isHeldOut("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"))
         XCTAssertTrue(SoundFontSet.isHeldOut("/usr/share/sounds/sf2/MuseScore_General.sf2"))
+        let link = temporaryPath("default-GM.sf2")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TestFonts.timGM)
+        XCTAssertTrue(SoundFontSet.isHeldOut(link), "a link to a held-out font is held out")
+        XCTAssertEqual(try SoundFontSet.resolve(given: [], environment: [:], defaults: [link, TestFonts.csound]).fonts.map(\.path), [TestFonts.csound])
 
         let set = try SoundFontSet.resolve(given: [], environment: [:])
         XCTAssertGreaterThanOrEqual(set.fonts.count, 3, "scripts/setup installs the training fonts: \(set.fonts.map(\.path)), skipped \(set.skipped)")
