@@ -102,12 +102,16 @@ struct Accompaniment {
         let pattern = cell(for: comping, rng: &rng)
         let gallop = rng.chance(0.4)
         let sixteenthArpeggio = arrangement.tempo < 100 && rng.chance(0.5)
+        // A player's voicing habit for sustained and block parts: close, open (drop 2) or with the top doubled.
+        let spread: Arrangement.Spread = [.pad, .block, .stabs, .arpeggio].contains(comping)
+            ? rng.pick([.close, .close, .dropTwo, .doubledTop]) : .close
         for bar in 0..<arrangement.barCount where activeBars[bar] {
             let start = Double(bar * beats)
             let chord = arrangement.chord(at: bar)
-            let voicing = arrangement.voicing(comping == .jazzComp || comping == .bossa ? chord.withSeventh : chord,
-                                              center: center, previous: previous)
-            previous = voicing
+            let close = arrangement.voicing(comping == .jazzComp || comping == .bossa ? chord.withSeventh : chord,
+                                            center: center, previous: previous)
+            previous = close
+            let voicing = Arrangement.spread(close, spread)
             func hit(_ beat: Double, _ keys: [Int], _ length: Double, _ accent: Int, strum: Double = 0) {
                 for (index, key) in keys.enumerated() {
                     notes.append(NoteEvent(start: start + beat + Double(index) * strum, duration: max(length - Double(index) * strum, 0.05),

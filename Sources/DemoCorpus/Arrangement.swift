@@ -57,6 +57,27 @@ struct Arrangement: Sendable {
         return best
     }
 
+    /// How a close voicing is laid out: as is, open (the second voice from the top dropped
+    /// an octave, "drop 2"), or with the bottom note doubled an octave above the top.
+    enum Spread: Sendable { case close, dropTwo, doubledTop }
+
+    static func spread(_ notes: [Int], _ spread: Spread) -> [Int] {
+        let sorted = notes.sorted()
+        switch spread {
+        case .close: return notes
+        case .dropTwo:
+            guard sorted.count >= 3 else { return notes }
+            var open = sorted
+            open[open.count - 2] -= 12
+            return open.sorted()
+        case .doubledTop:
+            guard let low = sorted.first, let high = sorted.last else { return notes }
+            var top = low + 12
+            while top <= high { top += 12 }
+            return top - high <= 12 ? sorted + [top] : sorted
+        }
+    }
+
     /// Cuts notes at the end of the track and drops those that would start after it.
     func trimmed(_ notes: [NoteEvent]) -> [NoteEvent] {
         notes.compactMap { note in

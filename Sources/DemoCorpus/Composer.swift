@@ -10,8 +10,11 @@ enum Composer {
         var production = SeededGenerator(seed: seed, track: track, stream: Stream.production.rawValue)
         let duration = production.uniform(durationRange)
         let loudness = production.uniform(-24 ... -14)
-        let reverb = ReverbSettings(roomSize: production.uniform(0.2...0.9), damping: production.uniform(0.1...0.7),
-                                    width: production.uniform(0.5...1), level: production.uniform(0.3...0.9))
+        // From nearly dry and small to a large wet hall: the room must not tell the genre.
+        let reverb = ReverbSettings(roomSize: production.uniform(0.1...0.95), damping: production.uniform(0.1...0.8),
+                                    width: production.uniform(0.3...1), level: production.uniform(0.15...0.9))
+        let drift = TempoDrift(depth: production.uniform(0...0.025), periodBeats: production.uniform(24...96),
+                               phase: production.uniform(0...(2 * Double.pi)))
 
         var rng = SeededGenerator(seed: seed, track: track, stream: Stream.music.rawValue)
         let genres: [Genre]
@@ -53,7 +56,7 @@ enum Composer {
         var parts: [Part] = []
         let grooves = styles.first { !$0.grooves.isEmpty }
         if let drumStyle = grooves, rng.chance(drumStyle.drumProbability) {
-            let groove = beatsPerBar == 3 ? GrooveName.waltz : rng.pick(drumStyle.grooves)
+            let groove = beatsPerBar == 3 ? rng.pick([GrooveName.waltz, .waltzBrushes]) : rng.pick(drumStyle.grooves)
             let active = activity(sections: sections, barCount: barCount, inIntro: rng.chance(0.5), inBreakdown: false)
             let velocity = rng.int(85...105)
             let notes = DrumPart(arrangement: arrangement).notes(groove: groove, sections: sections, activeBars: active,
@@ -73,12 +76,28 @@ enum Composer {
                               chorusSend: rng.int(0...40), notes: notes))
         }
         var composition = Composition(genres: genres, tempo: tempo, key: key, beatsPerBar: beatsPerBar, sections: sections,
-                                      parts: parts, duration: duration, reverb: reverb, loudness: loudness)
+                                      parts: parts, duration: duration, reverb: reverb, loudness: loudness,
+                                      drift: truthful(drift, tempo: tempo))
         // A tag promises the instrument is heard for a good part of the track; a part that
         // ended up playing too little is left out rather than tagged or left untagged.
         let faint = Set(Instrument.allCases.filter { composition.coverage(of: $0) < minimumCoverage })
         composition.parts.removeAll { faint.contains($0.instrument) || $0.notes.isEmpty }
         return composition
+    }
+
+    /// The drift made shallow enough that the whole tempo curve stays on the nominal tempo's
+    /// side of the tag thresholds (fast ≥ 130, slow ≤ 85, untagged strictly between), so the
+    /// tempo tag is true of every bar.
+    static func truthful(_ drift: TempoDrift, tempo: Double) -> TempoDrift {
+        let bound: Double
+        switch TempoTag(beatsPerMinute: tempo) {
+        case .fast?: bound = 1 - TempoTag.fastThreshold / tempo
+        case .slow?: bound = TempoTag.slowThreshold / tempo - 1
+        case nil: bound = min(TempoTag.fastThreshold / tempo - 1, 1 - TempoTag.slowThreshold / tempo)
+        }
+        var drift = drift
+        drift.depth = max(0, min(drift.depth, 0.999 * bound))
+        return drift
     }
 
     /// Least share of the bars an instrument must sound in to be part of the mix.

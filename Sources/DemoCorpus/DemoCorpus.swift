@@ -1,5 +1,6 @@
 /// Timbre's labelled demo corpus: procedurally composed pieces in 12 genres, rendered
-/// through a General MIDI soundfont, with the tags of each track in `labels.csv`.
+/// through General MIDI soundfonts, with the tags of each track in `labels.csv` and how it
+/// was made (fonts per part, production) in `production.csv`.
 public enum DemoCorpus {
     /// The 27 tags, in the fixed order models index their outputs by: genres, instruments, tempo.
     public static let tags: [String] =

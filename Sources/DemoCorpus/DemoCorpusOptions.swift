@@ -12,31 +12,48 @@ public struct DemoCorpusOptions: Sendable {
     public var sampleRate: Int
     /// Track length in seconds, drawn uniformly per track.
     public var durationRange: ClosedRange<Double>
-    /// The .sf2 to render with; nil: `TIMBRE_SOUNDFONT`, then the Debian fluid-soundfont-gm path.
-    public var soundFontPath: String?
+    /// The .sf2/.sf3 files to render with, chosen per track and per part; empty:
+    /// `TIMBRE_SOUNDFONT` (a path or a comma-separated list), then the default training set
+    /// (`SoundFontSet.defaultTrainingPaths`, those installed; never the held-out fonts).
+    public var soundFontPaths: [String]
     /// Rendering threads (one synthesizer each); nil: one per core.
     public var threads: Int?
 
-    public static let defaultSoundFontPath = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+    /// One soundfont (nil: none given), as before several were allowed.
+    public var soundFontPath: String? {
+        get { soundFontPaths.count == 1 ? soundFontPaths[0] : nil }
+        set { soundFontPaths = newValue.map { [$0] } ?? [] }
+    }
+
+    public static let defaultSoundFontPath = SoundFontSet.defaultTrainingPaths[0]
 
     public init(outputDirectory: String, trackCount: Int, seed: UInt64 = 0,
                 formats: [AudioFileFormat] = [.wav, .flac, .ogg, .mp3], sampleRate: Int = 22050,
-                durationRange: ClosedRange<Double> = 20...60, soundFontPath: String? = nil, threads: Int? = nil) {
+                durationRange: ClosedRange<Double> = 20...60, soundFontPath: String? = nil,
+                soundFontPaths: [String] = [], threads: Int? = nil) {
         self.outputDirectory = outputDirectory
         self.trackCount = trackCount
         self.seed = seed
         self.formats = formats
         self.sampleRate = sampleRate
         self.durationRange = durationRange
-        self.soundFontPath = soundFontPath
+        self.soundFontPaths = (soundFontPath.map { [$0] } ?? []) + soundFontPaths
         self.threads = threads
     }
 
-    /// The soundfont that will be used: the option, else `TIMBRE_SOUNDFONT`, else the default path.
+    /// The first soundfont that will be used: the option, else `TIMBRE_SOUNDFONT`, else the
+    /// first default (FluidR3_GM), without checking that it exists.
     public var resolvedSoundFontPath: String {
-        if let path = soundFontPath { return path }
-        if let path = ProcessInfo.processInfo.environment["TIMBRE_SOUNDFONT"], !path.isEmpty { return path }
+        if let path = soundFontPaths.flatMap(SoundFontSet.splitList).first { return path }
+        if let variable = ProcessInfo.processInfo.environment["TIMBRE_SOUNDFONT"],
+           let path = SoundFontSet.splitList(variable).first { return path }
         return DemoCorpusOptions.defaultSoundFontPath
+    }
+
+    /// The soundfonts of the run, checked (each exists and has General MIDI presets) and
+    /// with the defaults that are skipped and why.
+    public func resolvedSoundFonts() throws(DemoCorpusError) -> SoundFontSet {
+        try SoundFontSet.resolve(given: soundFontPaths)
     }
 
     func validate() throws(DemoCorpusError) {
@@ -63,4 +80,7 @@ public struct DemoCorpusSummary: Sendable {
     public var wallSeconds: Double
     /// How many tracks carry each tag, in vocabulary order (tags on no track included, with 0).
     public var tagCounts: [(tag: String, count: Int)]
+    /// The soundfonts of the corpus and how many tracks use each, in the order given.
+    public var soundFontCounts: [(path: String, tracks: Int)] = []
+    public var productionPath: String = ""
 }

@@ -47,12 +47,12 @@ enum LabelsFile {
         return rows
     }
 
-    private static func quoted(_ field: String) -> String {
+    static func quoted(_ field: String) -> String {
         "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// RFC 4180 records: fields split on commas, quotes may hold commas, newlines and doubled quotes.
-    private static func splitRecords(_ text: String, path: String) throws(DemoCorpusError) -> [[String]] {
+    static func splitRecords(_ text: String, path: String) throws(DemoCorpusError) -> [[String]] {
         var records: [[String]] = []
         var fields: [String] = []
         var field = ""

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The last stage before a track is written: short fades, gain to a target loudness and a
-/// look-ahead peak limiter so that no sample exceeds the ceiling, whatever the mix.
+/// The last stage before a track is written: the track's production (EQ, compression,
+/// width, noise: `ProductionChain`), short fades, gain to a target loudness and a look-ahead
+/// peak limiter so that no sample exceeds the ceiling, whatever the mix.
 enum Mastering {
     /// Ceiling below full scale: lossy encoders overshoot the source's peaks (measured at
     /// 22050 Hz: up to +0.8 dB for Vorbis, +2.1 dB for MP3 on limited, bass-heavy mixes),
@@ -12,10 +13,15 @@ enum Mastering {
     ///   - samples: interleaved stereo, modified in place.
     ///   - loudness: target RMS in dBFS (before limiting, which only lowers peaks).
     ///   - fadeOut: seconds of fade at the end (a track ends by fading, not by a cut).
-    static func master(_ samples: inout [Float], sampleRate: Int, loudness: Double, fadeOut: Double = 1.5) {
+    ///   - production: the track's EQ, compression, width and noise (`.neutral`: none).
+    ///   - noise: the random stream of the background noise.
+    static func master(_ samples: inout [Float], sampleRate: Int, loudness: Double, fadeOut: Double = 1.5,
+                       production: Production = .neutral, noise: SeededGenerator = SeededGenerator(seed: 0)) {
         let frames = samples.count / 2
         guard frames > 0 else { return }
+        var noise = noise
         samples.withUnsafeMutableBufferPointer { buffer in
+            ProductionChain.apply(production, to: buffer, frames: frames, sampleRate: sampleRate, noise: &noise)
             applyFades(buffer, frames: frames, fadeIn: min(Int(0.01 * Double(sampleRate)), frames),
                        fadeOut: min(Int(fadeOut * Double(sampleRate)), frames / 4))
             var sumOfSquares = 0.0

@@ -40,6 +40,9 @@ enum GrooveName: CaseIterable, Sendable {
     case rockBackbeat, rockDriving, popBackbeat, halfTime, fourOnTheFloor, boomBap
     case jazzSwing, bluesShuffle, oneDrop, steppers, bossaNova, sonMontuno
     case metalDoubleKick, metalGallop, folkLight, waltz
+    // Second and third patterns of the styles, so that no genre is one drum loop.
+    case rockOpenHat, metalThrash, popSixteenths, houseShaker, technoRide, boomBapLaidBack, hipHopRim
+    case jazzBrushes, jazzTwoFeel, bluesShuffleRide, rockers, bossaNovaRide, sonMontuno23, folkBrushes, waltzBrushes
 
     var groove: Groove {
         typealias K = DrumKey
@@ -100,14 +103,70 @@ enum GrooveName: CaseIterable, Sendable {
         case .waltz:
             return Groove(stepsPerBeat: 4, beatsPerBar: 3, lanes: [
                 (K.kick, "o-----------"), (K.sideStick, "----o---o---"), (K.closedHat, "o---.---.---")])
+        case .rockOpenHat:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x-----x-x-------"), (K.snare, "----x-------x---"), (K.closedHat, "x---x---x---x---"),
+                (K.openHat, "--o---o---o---o-")])
+        case .metalThrash:
+            // The thrash "skank" beat: kick on the beats, snare on every off-beat eighth.
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x---x---x---x---"), (K.snare, "--x---x---x---x-"), (K.crash, "x-------x-------")])
+        case .popSixteenths:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x---------x-x---"), (K.snare, "----x-------x---"), (K.closedHat, "xo.oxo.oxo.oxo.o"),
+                (K.tambourine, "----o-------o---")])
+        case .houseShaker:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x---x---x---x---"), (K.snare, "----o-------o---"), (K.openHat, "--o---o---o---o-"),
+                (K.maracas, "o.o.o.o.o.o.o.o.")])
+        case .technoRide:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x---x---x---x---"), (K.clap, "----o-------o---"), (K.ride, "--x---x---x---x-"),
+                (K.closedHat, "o-.-o-.-o-.-o-.-")])
+        case .boomBapLaidBack:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x--x------x-----"), (K.snare, "----x-------x--."), (K.closedHat, "o-o-o-o-o-o-o---"),
+                (K.openHat, "--------------o-")])
+        case .hipHopRim:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x-------x-x-----"), (K.sideStick, "----x-------x---"), (K.clap, "----o-------o---"),
+                (K.closedHat, "xoxoxoxoxoxoxoxo")])
+        case .jazzBrushes:
+            // Brushes: soft snare pats on the triplets, hi-hat foot on 2 and 4, kick on 1 and 3.
+            return Groove(stepsPerBeat: 3, beatsPerBar: 4, lanes: [
+                (K.snare, "o.-o.-o.-o.-"), (K.pedalHat, "---o-----o--"), (K.kick, ".-----.-----")])
+        case .jazzTwoFeel:
+            return Groove(stepsPerBeat: 3, beatsPerBar: 4, lanes: [
+                (K.ride, "o--x-.o--x-."), (K.pedalHat, "---o-----o--"), (K.kick, "o-----o-----")])
+        case .bluesShuffleRide:
+            return Groove(stepsPerBeat: 3, beatsPerBar: 4, lanes: [
+                (K.ride, "x-ox-ox-ox-o"), (K.snare, "---x-----x--"), (K.kick, "x--.--x--.--")])
+        case .rockers:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x-------x-------"), (K.sideStick, "--------x-------"), (K.closedHat, "o-x-o-x-o-x-o-x-")])
+        case .bossaNovaRide:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "x--ox--ox--ox--o"), (K.sideStick, "x--x--x---x--x--"), (K.ride, "o-o-o-o-o-o-o-o-"),
+                (K.maracas, "o.o.o.o.o.o.o.o.")])
+        case .sonMontuno23:
+            // 2-3 son clave (the 3-2 with its bars swapped), cowbell, congas.
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.claves, "--x-x---x--x--x-"), (K.cowbell, "x---o---x---o---"), (K.muteConga, "..-...-...-...-."),
+                (K.openConga, "------xo------xo"), (K.kick, "---o-------o----")])
+        case .folkBrushes:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 4, lanes: [
+                (K.kick, "o-------o-------"), (K.snare, "----.-------.---"), (K.closedHat, "o-.-o-.-o-.-o-.-")])
+        case .waltzBrushes:
+            return Groove(stepsPerBeat: 4, beatsPerBar: 3, lanes: [
+                (K.kick, "o-----------"), (K.snare, "----.---.---"), (K.ride, "o---o---o---")])
         }
     }
 
     /// Swing of the off-beat sixteenths as a fraction of a step (boom-bap and reggae lay back).
     var sixteenthSwing: ClosedRange<Double> {
         switch self {
-        case .boomBap: return 0.15...0.35
-        case .oneDrop, .steppers: return 0.0...0.3
+        case .boomBap, .boomBapLaidBack, .hipHopRim: return 0.15...0.35
+        case .oneDrop, .steppers, .rockers: return 0.0...0.3
         default: return 0...0
         }
     }

@@ -2,23 +2,32 @@ import CFluidSynth
 import Foundation
 
 /// Renders compositions offline through libfluidsynth. The one owner of the fluidsynth
-/// settings, synthesizer and loaded soundfont (deleting the synthesizer unloads the
-/// soundfont). Not thread-safe by design: each rendering thread owns its own instance,
-/// which also lets fluidsynth skip its internal locking.
+/// settings, synthesizer and loaded soundfonts (deleting the synthesizer unloads them);
+/// each part plays through the font its `soundFont` names, selected per channel.
+/// Not thread-safe by design: each rendering thread owns its own instance, which also lets
+/// fluidsynth skip its internal locking.
 ///
 /// A synthesizer keeps state across a reset (voice and effect internals), so a track
 /// rendered on a used one differs slightly from the same track on a fresh one. The corpus
-/// therefore renders every track on a fresh instance; that is cheap (about 0.15 s) while
-/// another instance keeps the soundfont's samples in fluidsynth's sample cache.
+/// therefore renders every track on a fresh instance with just the fonts that track uses; that
+/// is cheap (about 0.2 s a font) while another instance keeps their samples in fluidsynth's
+/// sample cache.
 final class SoundFontSynth {
     private let settings: OpaquePointer
     private let synth: OpaquePointer
-    private let soundFont: Int32
+    private let soundFonts: [Int32]
     let sampleRate: Int
 
-    /// Loading the General MIDI soundfont takes about a second; reuse the instance across tracks.
-    init(soundFontPath path: String, sampleRate: Int) throws(DemoCorpusError) {
-        guard FileManager.default.fileExists(atPath: path) else { throw .soundFontMissing(path: path) }
+    convenience init(soundFontPath path: String, sampleRate: Int) throws(DemoCorpusError) {
+        try self.init(soundFontPaths: [path], sampleRate: sampleRate)
+    }
+
+    /// Loading a General MIDI soundfont the first time takes seconds (FluidR3Mono's
+    /// compressed samples: about 8); while another instance holds it, fluidsynth's sample
+    /// cache makes loading it again about 0.2 s.
+    init(soundFontPaths paths: [String], sampleRate: Int) throws(DemoCorpusError) {
+        guard !paths.isEmpty else { throw .invalidOptions("no soundfont to render with") }
+        for path in paths where !FileManager.default.fileExists(atPath: path) { throw .soundFontMissing(path: path) }
         SoundFontSynth.silenceLibraryLog()
         guard let settings = new_fluid_settings() else { throw .synthesizer("could not allocate settings") }
         fluid_settings_setnum(settings, "synth.sample-rate", Double(sampleRate))
@@ -33,15 +42,19 @@ final class SoundFontSynth {
             delete_fluid_settings(settings)
             throw .synthesizer("could not create a synthesizer at \(sampleRate) Hz")
         }
-        let id = fluid_synth_sfload(synth, path, 1)
-        guard id != FLUID_FAILED else {
-            delete_fluid_synth(synth)
-            delete_fluid_settings(settings)
-            throw .soundFontUnreadable(path: path)
+        var ids: [Int32] = []
+        for path in paths {
+            let id = fluid_synth_sfload(synth, path, 1)
+            guard id != FLUID_FAILED else {
+                delete_fluid_synth(synth)
+                delete_fluid_settings(settings)
+                throw .soundFontUnreadable(path: path)
+            }
+            ids.append(id)
         }
         self.settings = settings
         self.synth = synth
-        self.soundFont = id
+        self.soundFonts = ids
         self.sampleRate = sampleRate
     }
 
@@ -75,7 +88,8 @@ final class SoundFontSynth {
         fluid_synth_set_reverb_group_level(synth, group, composition.reverb.level)
         for part in composition.parts {
             let channel = Int32(part.channel)
-            fluid_synth_program_select(synth, channel, soundFont, Int32(part.bank), Int32(part.program))
+            let font = soundFonts[min(max(part.soundFont, 0), soundFonts.count - 1)]
+            fluid_synth_program_select(synth, channel, font, Int32(part.bank), Int32(part.program))
             fluid_synth_cc(synth, channel, 7, Int32(part.volume))
             fluid_synth_cc(synth, channel, 10, Int32(part.pan))
             fluid_synth_cc(synth, channel, 91, Int32(part.reverbSend))
@@ -87,8 +101,9 @@ final class SoundFontSynth {
         // current block; rendering whole blocks keeps every track aligned the same way,
         // so a track sounds identical whatever was rendered before it.
         let frameCount = (wanted + SoundFontSynth.blockSize - 1) / SoundFontSynth.blockSize * SoundFontSynth.blockSize
-        let framesPerBeat = composition.secondsPerBeat * Double(sampleRate)
-        let events = ScheduledEvent.schedule(composition.parts, framesPerBeat: framesPerBeat, frameCount: frameCount)
+        let lastBeat = composition.parts.flatMap { $0.notes.map { $0.start + $0.duration } }.max() ?? 0
+        let clock = composition.clock(untilBeat: lastBeat)
+        let events = ScheduledEvent.schedule(composition.parts, clock: clock, sampleRate: Double(sampleRate), frameCount: frameCount)
         var output = [Float](repeating: 0, count: frameCount * 2)
         output.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
@@ -127,14 +142,14 @@ struct ScheduledEvent {
 
     /// All events of the parts in time order; at equal times note-offs come first so that
     /// a repeated key re-strikes instead of being cut by its own previous note.
-    static func schedule(_ parts: [Part], framesPerBeat: Double, frameCount: Int) -> [ScheduledEvent] {
+    static func schedule(_ parts: [Part], clock: BeatClock, sampleRate: Double, frameCount: Int) -> [ScheduledEvent] {
         var events: [ScheduledEvent] = []
         events.reserveCapacity(parts.reduce(0) { $0 + 2 * $1.notes.count })
         for part in parts {
             for note in part.notes {
-                let on = Int((note.start * framesPerBeat).rounded())
+                let on = Int((clock.seconds(atBeat: note.start) * sampleRate).rounded())
                 guard on < frameCount else { continue }
-                let off = max(Int(((note.start + note.duration) * framesPerBeat).rounded()), on + 1)
+                let off = max(Int((clock.seconds(atBeat: note.start + note.duration) * sampleRate).rounded()), on + 1)
                 events.append(ScheduledEvent(frame: on, channel: Int32(part.channel), key: Int32(note.key), velocity: Int32(note.velocity)))
                 events.append(ScheduledEvent(frame: off, channel: Int32(part.channel), key: Int32(note.key), velocity: 0))
             }

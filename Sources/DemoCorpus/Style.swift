@@ -62,7 +62,7 @@ struct Style: Sendable {
     }
 
     static let rock = Style(
-        genre: .rock, tempo: 100...160, beatsPerBar: [4], grooves: [.rockBackbeat, .rockDriving, .halfTime],
+        genre: .rock, tempo: 100...160, beatsPerBar: [4], grooves: [.rockBackbeat, .rockDriving, .halfTime, .rockOpenHat],
         kits: [0, 8, 16], harmony: .rock,
         required: [[PartSpec(.bass, .bass(.rootEighths), programs: [33, 34])],
                    [PartSpec(.electricGuitar, .chords(.powerChords), programs: [27, 28]),
@@ -72,7 +72,7 @@ struct Style: Sendable {
                    (PartSpec(.strings, .chords(.pad)), 0.08)])
 
     static let metal = Style(
-        genre: .metal, tempo: 130...190, beatsPerBar: [4], grooves: [.metalDoubleKick, .metalGallop],
+        genre: .metal, tempo: 130...190, beatsPerBar: [4], grooves: [.metalDoubleKick, .metalGallop, .metalThrash],
         kits: [16, 0, 8], harmony: .metal,
         required: [[PartSpec(.bass, .bass(.rootEighths), programs: [33, 34])],
                    [PartSpec(.distortedGuitar, .chords(.powerChords), programs: [30, 29])]],
@@ -80,7 +80,7 @@ struct Style: Sendable {
                    (PartSpec(.choir, .chords(.pad)), 0.12), (PartSpec(.organ, .chords(.pad), programs: [19, 16]), 0.06)])
 
     static let pop = Style(
-        genre: .pop, tempo: 88...128, beatsPerBar: [4], grooves: [.popBackbeat, .rockBackbeat],
+        genre: .pop, tempo: 88...128, beatsPerBar: [4], grooves: [.popBackbeat, .rockBackbeat, .popSixteenths],
         kits: [0, 24, 25, 8], harmony: .pop,
         required: [[PartSpec(.bass, .bass(.rootFifth), programs: [33, 34, 38]), PartSpec(.bass, .bass(.rootEighths), programs: [33, 38])],
                    [PartSpec(.piano, .chords(.block)), PartSpec(.piano, .chords(.arpeggio)), PartSpec(.synthPad, .chords(.pad))],
@@ -90,7 +90,7 @@ struct Style: Sendable {
                    (PartSpec(.brass, .chords(.stabs), programs: [61]), 0.08)])
 
     static let electronic = Style(
-        genre: .electronic, tempo: 118...145, beatsPerBar: [4], grooves: [.fourOnTheFloor],
+        genre: .electronic, tempo: 118...145, beatsPerBar: [4], grooves: [.fourOnTheFloor, .houseShaker, .technoRide],
         kits: [24, 25], harmony: .electronic, barsPerChord: [1, 2, 4],
         required: [[PartSpec(.bass, .bass(.synthPulse), programs: [38, 39])],
                    [PartSpec(.synthLead, .melody), PartSpec(.synthLead, .chords(.arpeggio)), PartSpec(.synthPad, .chords(.pad))]],
@@ -98,7 +98,7 @@ struct Style: Sendable {
                    (PartSpec(.piano, .chords(.stabs)), 0.15), (PartSpec(.strings, .chords(.pad)), 0.06)])
 
     static let hipHop = Style(
-        genre: .hipHop, tempo: 80...100, beatsPerBar: [4], grooves: [.boomBap], kits: [0, 8, 25], harmony: .hipHop,
+        genre: .hipHop, tempo: 80...100, beatsPerBar: [4], grooves: [.boomBap, .boomBapLaidBack, .hipHopRim], kits: [0, 8, 25], harmony: .hipHop,
         barsPerChord: [1, 2],
         required: [[PartSpec(.bass, .bass(.sustained), programs: [32, 33, 38]), PartSpec(.bass, .bass(.rootFifth), programs: [33, 38])],
                    [PartSpec(.piano, .chords(.block)), PartSpec(.strings, .chords(.pad)), PartSpec(.organ, .chords(.pad), programs: [16, 17]),
@@ -107,7 +107,7 @@ struct Style: Sendable {
                    (PartSpec(.synthPad, .chords(.pad)), 0.12), (PartSpec(.piano, .melody), 0.15), (PartSpec(.synthLead, .melody), 0.08)])
 
     static let jazz = Style(
-        genre: .jazz, tempo: 70...200, beatsPerBar: [4], grooves: [.jazzSwing], kits: [32, 40], harmony: .jazz,
+        genre: .jazz, tempo: 70...200, beatsPerBar: [4], grooves: [.jazzSwing, .jazzSwing, .jazzBrushes, .jazzTwoFeel], kits: [32, 40], harmony: .jazz,
         swing: true, barsPerChord: [1, 2],
         required: [[PartSpec(.bass, .bass(.walking), programs: [32])],
                    [PartSpec(.piano, .chords(.jazzComp)), PartSpec(.piano, .chords(.jazzComp)), PartSpec(.electricGuitar, .chords(.jazzComp), programs: [26]),
@@ -117,7 +117,7 @@ struct Style: Sendable {
         optional: [(PartSpec(.brass, .chords(.stabs), programs: [61, 57]), 0.1)])
 
     static let blues = Style(
-        genre: .blues, tempo: 70...130, beatsPerBar: [4], grooves: [.bluesShuffle], harmony: .blues, swing: true, barsPerChord: [1],
+        genre: .blues, tempo: 70...130, beatsPerBar: [4], grooves: [.bluesShuffle, .bluesShuffleRide], harmony: .blues, swing: true, barsPerChord: [1],
         required: [[PartSpec(.bass, .bass(.boogie), programs: [33, 34, 32])],
                    [PartSpec(.electricGuitar, .chords(.shuffleRiff), programs: [27, 26]), PartSpec(.piano, .chords(.shuffleRiff))],
                    [PartSpec(.electricGuitar, .melody, programs: [27, 26]), PartSpec(.distortedGuitar, .melody, programs: [29]),
@@ -141,7 +141,7 @@ struct Style: Sendable {
                    (PartSpec(.synthPad, .chords(.pad)), 0.3)])
 
     static let folk = Style(
-        genre: .folk, tempo: 80...140, beatsPerBar: [4, 4, 3], grooves: [.folkLight], drumProbability: 0.5, kits: [0, 8, 40],
+        genre: .folk, tempo: 80...140, beatsPerBar: [4, 4, 3], grooves: [.folkLight, .folkBrushes], drumProbability: 0.5, kits: [0, 8, 40],
         harmony: .folk, barsPerChord: [1, 2],
         required: [[PartSpec(.acousticGuitar, .chords(.strum), programs: [25]), PartSpec(.acousticGuitar, .chords(.fingerpick), programs: [25, 24])]],
         optional: [(PartSpec(.bass, .bass(.rootFifth), programs: [32, 33]), 0.5), (PartSpec(.flute, .melody), 0.3),
@@ -149,7 +149,7 @@ struct Style: Sendable {
                    (PartSpec(.piano, .chords(.block)), 0.12)])
 
     static let reggae = Style(
-        genre: .reggae, tempo: 66...92, beatsPerBar: [4], grooves: [.oneDrop, .oneDrop, .steppers], kits: [0, 8], harmony: .reggae,
+        genre: .reggae, tempo: 66...92, beatsPerBar: [4], grooves: [.oneDrop, .oneDrop, .steppers, .rockers], kits: [0, 8], harmony: .reggae,
         barsPerChord: [1, 2],
         required: [[PartSpec(.bass, .bass(.reggae), programs: [33, 35, 38])],
                    [PartSpec(.electricGuitar, .chords(.skank), programs: [27, 28])]],
@@ -157,7 +157,7 @@ struct Style: Sendable {
                    (PartSpec(.brass, .melody, programs: [56, 61]), 0.25), (PartSpec(.flute, .melody), 0.08), (PartSpec(.synthLead, .melody), 0.08)])
 
     static let bossaNova = Style(
-        genre: .latin, tempo: 110...145, beatsPerBar: [4], grooves: [.bossaNova], kits: [0, 8, 40], harmony: .latin,
+        genre: .latin, tempo: 110...145, beatsPerBar: [4], grooves: [.bossaNova, .bossaNovaRide], kits: [0, 8, 40], harmony: .latin,
         barsPerChord: [1, 2],
         required: [[PartSpec(.acousticGuitar, .chords(.bossa), programs: [24])],
                    [PartSpec(.bass, .bass(.rootFifth), programs: [32, 33])]],
@@ -165,7 +165,7 @@ struct Style: Sendable {
                    (PartSpec(.brass, .melody, programs: [56, 57]), 0.12), (PartSpec(.piano, .chords(.jazzComp)), 0.15)])
 
     static let sonMontuno = Style(
-        genre: .latin, tempo: 150...200, beatsPerBar: [4], grooves: [.sonMontuno], kits: [0, 8], harmony: .latin,
+        genre: .latin, tempo: 150...200, beatsPerBar: [4], grooves: [.sonMontuno, .sonMontuno23], kits: [0, 8], harmony: .latin,
         barsPerChord: [1, 2],
         required: [[PartSpec(.piano, .chords(.montuno))],
                    [PartSpec(.bass, .bass(.tumbao), programs: [32, 33])]],

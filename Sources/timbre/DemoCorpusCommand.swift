@@ -7,7 +7,7 @@ import Foundation
 struct DemoCorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo-corpus",
-        abstract: "Compose and render a labelled demo corpus (audio files + labels.csv) through a General MIDI soundfont."
+        abstract: "Compose and render a labelled demo corpus (audio files + labels.csv) through General MIDI soundfonts."
     )
 
     @Option(name: .long, help: "Directory to write audio/ and labels.csv into (created if missing; an interrupted run resumes).")
@@ -31,8 +31,9 @@ struct DemoCorpusCommand: ParsableCommand {
     @Option(name: .long, help: "Longest track, seconds.")
     var maxSeconds: Double = 60
 
-    @Option(name: .long, help: "SoundFont 2 file (default: $TIMBRE_SOUNDFONT, then \(DemoCorpusOptions.defaultSoundFontPath)).")
-    var soundfont: String?
+    @Option(name: .long, parsing: .singleValue,
+            help: "SoundFont (.sf2/.sf3) to render with; repeat it or give a comma-separated list to mix fonts per track and per part (default: $TIMBRE_SOUNDFONT, then the installed fonts of the training set, never the held-out TimGM6mb or MuseScore General).")
+    var soundfont: [String] = []
 
     @Option(name: .long, help: "Rendering threads (default: one per core).")
     var threads: Int?
@@ -51,7 +52,12 @@ struct DemoCorpusCommand: ParsableCommand {
         guard minSeconds <= maxSeconds else { throw ValidationError("--min-seconds must not exceed --max-seconds") }
         let options = DemoCorpusOptions(outputDirectory: out, trackCount: tracks, seed: seed, formats: chosen,
                                         sampleRate: sampleRate, durationRange: minSeconds...maxSeconds,
-                                        soundFontPath: soundfont, threads: threads)
+                                        soundFontPaths: soundfont, threads: threads)
+        let fonts = try options.resolvedSoundFonts()
+        var header = "soundfonts: \(fonts.fonts.map(\.path).joined(separator: ", "))\n"
+        for (path, reason) in fonts.skipped { header += "  skipped \(path): \(reason)\n" }
+        // Unbuffered like the progress lines, so it comes before them.
+        FileHandle.standardOutput.write(Data(header.utf8))
         let started = Date()
         let every = max(progressEvery, 1)
         var lastReported = -1
@@ -66,6 +72,10 @@ struct DemoCorpusCommand: ParsableCommand {
         }
         print("wrote \(summary.rendered) tracks (\(String(format: "%.0f", summary.audioSeconds)) s of audio), kept \(summary.skipped) from an earlier run, in \(String(format: "%.1f", summary.wallSeconds)) s")
         print("labels: \(summary.labelsPath)")
+        print("fonts and production per track: \(summary.productionPath)")
+        for (path, count) in summary.soundFontCounts {
+            print("  \((path as NSString).lastPathComponent.padding(toLength: 22, withPad: " ", startingAt: 0)) \(count) tracks")
+        }
         for (tag, count) in summary.tagCounts { print("  \(tag.padding(toLength: 17, withPad: " ", startingAt: 0)) \(count)") }
     }
 }

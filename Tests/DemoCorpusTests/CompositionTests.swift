@@ -157,12 +157,12 @@ final class CompositionTests: XCTestCase {
         XCTAssertTrue(HarmonyLanguage.jazz.charts(minor: false).map { Progression($0).chords }.joined().allSatisfy { $0.quality.isSeventh })
     }
 
-    func testFileFormatIsDrawnIndependentlyOfTheMusic() {
+    func testFileFormatIsDrawnIndependentlyOfTheMusic() throws {
         let base = DemoCorpusOptions(outputDirectory: "/tmp/unused", trackCount: 40, seed: 21)
         var wavOnly = base
         wavOnly.formats = [.wav]
-        let mixed = TrackPlan.plans(for: base)
-        let single = TrackPlan.plans(for: wavOnly)
+        let mixed = try TrackPlan.plans(for: base)
+        let single = try TrackPlan.plans(for: wavOnly)
         XCTAssertEqual(mixed.map(\.composition), single.map(\.composition))
         XCTAssertTrue(single.allSatisfy { $0.format == .wav && $0.relativePath.hasSuffix(".wav") })
         XCTAssertEqual(Set(mixed.map(\.format)), [.wav, .flac, .ogg, .mp3])

@@ -15,8 +15,10 @@ final class CorpusWriterTests: XCTestCase {
         directories = []
     }
 
+    /// Two fonts that load fast (FluidR3Mono's compressed samples take seconds; the default set is tested in SoundFontSetTests).
     private func options(_ directory: String, tracks: Int, seed: UInt64 = 4) -> DemoCorpusOptions {
-        DemoCorpusOptions(outputDirectory: directory, trackCount: tracks, seed: seed, durationRange: 3...4, threads: 2)
+        DemoCorpusOptions(outputDirectory: directory, trackCount: tracks, seed: seed, durationRange: 3...4,
+                          soundFontPaths: [TestFonts.fluidGM, TestFonts.csound], threads: 2)
     }
 
     private func labels(_ directory: String) throws -> [LabelsFile.Row] {
