@@ -46,7 +46,7 @@ public final class TrackFeatures: Sendable {
     }
 
     public var chunking: ChunkingConfig {
-        ChunkingConfig(frames: frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks)
+        ChunkingConfig(frames: frontEnd.chunkFrames, hop: frontEnd.chunkHop ?? config.chunkHop, maxChunks: config.maxChunks)
     }
 
     /// The chunks of a file, decoding only what they read.
@@ -141,7 +141,7 @@ public final class TrackFeatures: Sendable {
             spanOffsets.append(power.count)
             power += part.values
         }
-        power.withUnsafeMutableBufferPointer { spectrogram.toDB($0) }
+        power.withUnsafeMutableBufferPointer { spectrogram.compress($0) }
         // Only a track shorter than one chunk is padded, with its quietest value (as `Chunker`).
         let padValue = plan.totalFrames < length ? (power.min() ?? 0) : 0
         var values = [Float](repeating: padValue, count: plan.starts.count * nMels * length)
