@@ -46,10 +46,11 @@ final class MusicnnGoldenTests: XCTestCase {
             let output = try bundle.network.forward(input, training: false)
             let logits = try golden.tensor(named: "\(key).logits")
             XCTAssertEqual(output.logits.shape, logits.shape)
-            assertClose(output.logits.data, logits.data, atol: 1e-4, "\(key) logits")
-            assertClose(output.embeddings.data, try golden.tensor(named: "\(key).embeddings").data, atol: 1e-4, "\(key) penultimate")
-            assertClose(output.logits.data.map { 1 / (1 + exp(-$0)) }, try golden.tensor(named: "\(key).probabilities").data,
-                        atol: 2e-5, "\(key) probabilities")
+            let l = assertClose(output.logits.data, logits.data, atol: 1e-4, "\(key) logits")
+            let e = assertClose(output.embeddings.data, try golden.tensor(named: "\(key).embeddings").data, atol: 1e-4, "\(key) penultimate")
+            let p = assertClose(output.logits.data.map { 1 / (1 + exp(-$0)) }, try golden.tensor(named: "\(key).probabilities").data,
+                                atol: 2e-5, "\(key) probabilities")
+            print("tiny musicnn \(key) \(input.shape) vs TensorFlow: max abs diff logits \(l), penultimate \(e), probabilities \(p)")
         }
     }
 
@@ -75,7 +76,8 @@ final class MusicnnGoldenTests: XCTestCase {
         XCTAssertEqual([spec.nMels, spec.frames], want.shape)
         // log10(1 + 10000·S) of the loud passage is past float16's 65504 before the log.
         XCTAssertGreaterThan(want.data.max() ?? 0, Float(log10(65504.0)))
-        assertClose(spec.values, want.data, atol: 2e-5, "log10(1 + 10000·mel)")
+        let d = assertClose(spec.values, want.data, atol: 2e-5, "log10(1 + 10000·mel)")
+        print("musicnn front end vs librosa: max abs diff \(d)")
     }
 
     /// A clip through `Predictor` as musicnn's extractor tags it: patches every 16 frames (the
@@ -106,6 +108,25 @@ final class MusicnnGoldenTests: XCTestCase {
         XCTAssertThrowsError(try again.network.backward(Tensor(zeros: [1, 5])))
         // A patch with other than the network's mel bands is a clear error, not a crash.
         XCTAssertThrowsError(try again.network.forward(Tensor(zeros: [1, 1, 15, 20]), training: false))
+    }
+
+    /// A bundle whose front end does not fit its musicnn network, or whose chunk hop is not a
+    /// hop, is refused with the reason.
+    func testInconsistentBundleIsRefused() throws {
+        let original = try SafetensorsFile(contentsOf: Self.fixtures.appendingPathComponent("tiny_musicnn.safetensors"))
+        let frontEnd = try XCTUnwrap(original.metadata["front_end"])
+        for (broken, reason) in [(frontEnd.replacingOccurrences(of: "\"n_mels\": 16", with: "\"n_mels\": 17"), "mel bands"),
+                                 (frontEnd.replacingOccurrences(of: "\"chunk_hop\": 16", with: "\"chunk_hop\": 0"), "chunk_hop")] {
+            XCTAssertNotEqual(broken, frontEnd)
+            var file = original
+            file.metadata["front_end"] = broken
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("musicnn-\(UUID().uuidString).safetensors")
+            defer { try? FileManager.default.removeItem(at: path) }
+            try file.write(to: path)
+            XCTAssertThrowsError(try ModelBundle.read(from: path.path)) { error in
+                XCTAssertTrue("\(error)".contains(reason), "\(error)")
+            }
+        }
     }
 
     /// The real MTT_musicnn (tools/musicnn/import.sh, or $TIMBRE_MUSICNN_MODEL) against the

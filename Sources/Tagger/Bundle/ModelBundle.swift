@@ -97,6 +97,9 @@ public struct ModelBundle {
             throw .invalid(path: path, reason: "\(labels.count) labels but the network has \(architecture.numGenres) outputs")
         }
         do { try architecture.validate() } catch { throw .invalid(path: path, reason: "\(error)") }
+        if let hop = frontEnd.chunkHop, hop < 1 {
+            throw .invalid(path: path, reason: "its front_end.chunk_hop must be at least 1 frame, got \(hop)")
+        }
         if architecture.kind == .musicnn, architecture.inputMels != frontEnd.spectrogram.nMels {
             throw .invalid(path: path, reason: "its musicnn network reads \(architecture.inputMels) mel bands but its front end makes \(frontEnd.spectrogram.nMels)")
         }

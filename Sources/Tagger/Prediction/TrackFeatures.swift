@@ -16,7 +16,7 @@ public struct TrackChunks: Sendable {
 /// The front end of prediction: a track → the chunks the network sees.
 ///
 /// Which chunks: the track's log-mel spectrogram (the bundle's front end) is cut every
-/// `chunk_hop` frames and at most `max_chunks` chunks are kept, spread evenly
+/// `chunk_hop` frames (the bundle's `front_end.chunk_hop` where it has one, as musicnn's do) and at most `max_chunks` chunks are kept, spread evenly
 /// (`Chunker.chunkStarts`). Only the frames of those chunks are computed, and from a file
 /// only the audio they read is decoded (`AudioDecoder.decodeExcerpts`): a 4-minute track's 24
 /// chunks of 3 s read about a third of it. The chunks' frames equal those of the whole
