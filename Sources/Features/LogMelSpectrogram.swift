@@ -37,7 +37,8 @@ public final class LogMelSpectrogram: Sendable {
         try samples.withUnsafeBufferPointer { (x) throws(FeatureError) -> Spectrogram in try melPower(x) }
     }
 
-    /// As `melPower(_:)`, converted to dB with `config.ref`, `amin` and `topDB`.
+    /// As `melPower(_:)`, compressed as `config.compression` says (dB with `config.ref`, `amin`
+    /// and `topDB` by default; see `compress`).
     public func logMel(_ samples: [Float]) throws(FeatureError) -> Spectrogram {
         try samples.withUnsafeBufferPointer { (x) throws(FeatureError) -> Spectrogram in try logMel(x) }
     }
@@ -45,10 +46,20 @@ public final class LogMelSpectrogram: Sendable {
     /// `logMel` over a buffer, for callers that hold samples in their own memory.
     public func logMel(_ samples: UnsafeBufferPointer<Float>) throws(FeatureError) -> Spectrogram {
         var spec = try melPower(samples)
-        spec.values.withUnsafeMutableBufferPointer {
-            powerToDBInPlace($0, ref: config.ref, amin: config.amin, topDB: config.topDB)
-        }
+        spec.values.withUnsafeMutableBufferPointer { compress($0) }
         return spec
+    }
+
+    /// Mel power values to the network's input scale in place, as `config.compression` says: dB
+    /// (`toDB`), or log10(1 + logScale·S) in float32 — musicnn's input, which its own extractor
+    /// computes in float16, where 10000·S overflows for loud audio.
+    public func compress(_ values: UnsafeMutableBufferPointer<Float>) {
+        switch config.compression {
+        case .db: toDB(values)
+        case .log10OnePlus:
+            let scale = config.logScale
+            for i in values.indices { values[i] = log10(scale * values[i] + 1) }
+        }
     }
 
     /// Mel power values to dB in place with `config.ref`, `amin` and `topDB` (the top-dB floor

@@ -13,6 +13,14 @@ public enum MelNorm: String, Codable, Sendable, Equatable {
     case slaney
 }
 
+/// How the mel power spectrogram is compressed into the network's input: `db` is
+/// `librosa.power_to_db` (with `ref`, `amin`, `top_db`); `log10_1p` is log10(1 + C·S) with
+/// C = `log_scale` (musicnn's "logC" input, C = 10000), in float32 with no floor or clip.
+public enum MelCompression: String, Codable, Sendable, Equatable {
+    case db
+    case log10OnePlus = "log10_1p"
+}
+
 /// Parameters of the log-mel front end. Defaults are librosa 0.11's for
 /// `librosa.feature.melspectrogram` followed by `librosa.power_to_db`:
 /// sr=22050, n_fft=2048, hop_length=512, win_length=n_fft, periodic Hann, center=True,
@@ -42,6 +50,10 @@ public struct SpectrogramConfig: Codable, Sendable, Equatable {
     public var topDB: Float?
     public var amin: Float
     public var ref: Float
+    /// `db` unless set; `log10_1p` ignores `top_db`, `amin` and `ref`.
+    public var compression: MelCompression = .db
+    /// C of `log10_1p`.
+    public var logScale: Float = 10000
 
     public init(
         sampleRate: Int = 22050, nFFT: Int = 2048, hopLength: Int = 512, winLength: Int? = nil,
@@ -103,12 +115,14 @@ public struct SpectrogramConfig: Codable, Sendable, Equatable {
         }
         guard amin.isFinite, amin > 0 else { throw bad("amin", "must be positive, got \(amin)") }
         guard ref.isFinite, ref > 0 else { throw bad("ref", "must be positive, got \(ref)") }
+        guard logScale.isFinite, logScale > 0 else { throw bad("log_scale", "must be positive and finite, got \(logScale)") }
     }
 
     enum CodingKeys: String, CodingKey {
         case sampleRate = "sr", nFFT = "n_fft", hopLength = "hop_length", winLength = "win_length"
         case center, padMode = "pad_mode", power, nMels = "n_mels", fmin, fmax, htk, norm
         case topDB = "top_db", amin, ref
+        case compression, logScale = "log_scale"
         case sampleRateAlias = "sample_rate"
     }
 
@@ -141,6 +155,8 @@ public struct SpectrogramConfig: Codable, Sendable, Equatable {
         }
         amin = try c.decodeIfPresent(Float.self, forKey: .amin) ?? d.amin
         ref = try c.decodeIfPresent(Float.self, forKey: .ref) ?? d.ref
+        compression = try c.decodeIfPresent(MelCompression.self, forKey: .compression) ?? d.compression
+        logScale = try c.decodeIfPresent(Float.self, forKey: .logScale) ?? d.logScale
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -160,5 +176,10 @@ public struct SpectrogramConfig: Codable, Sendable, Equatable {
         try c.encode(topDB, forKey: .topDB)  // null = no clip
         try c.encode(amin, forKey: .amin)
         try c.encode(ref, forKey: .ref)
+        // Written only when not dB, so the configs of dB models read as before.
+        if compression != .db {
+            try c.encode(compression, forKey: .compression)
+            try c.encode(logScale, forKey: .logScale)
+        }
     }
 }

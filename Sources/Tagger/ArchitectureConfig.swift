@@ -8,6 +8,10 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         /// The ResNet-SE's stages, then per-frame features (mean over frequency) through an LSTM,
         /// its outputs averaged over time, into the same head.
         case cnnLSTM = "cnn_lstm"
+        /// musicnn (Pons & Serra), imported from its TensorFlow checkpoints: timbral and temporal
+        /// convolutions over the whole mel axis, dense 1-D convolutions along time, max + mean
+        /// over time, two dense layers. Inference only (`MusicnnNetwork`).
+        case musicnn
     }
 
     public var kind: Kind = .resnetSE
@@ -27,6 +31,14 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
     public var lstmHidden = 128
     public var lstmLayers = 1
     public var bidirectional = true
+    /// `musicnn` only: the mel bands of its input (the timbral kernels span ⌊0.4·n⌋ and ⌊0.7·n⌋ of
+    /// them), the filters of each timbral and temporal convolution and of the mid-end's
+    /// convolutions (musicnn's MTT and MSD models: 96, 204, 51, 64; `embedding_dim` is its 200
+    /// back-end units).
+    public var inputMels = 96
+    public var timbralFilters = 204
+    public var temporalFilters = 51
+    public var midendFilters = 64
 
     public init(kind: Kind = .resnetSE, numGenres: Int, inputChannels: Int = 1, baseChannels: Int = 64,
                 useAttention: Bool = true, embeddingDim: Int = 256, dropout: Float = 0.3,
@@ -51,6 +63,10 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         case lstmHidden = "lstm_hidden"
         case lstmLayers = "lstm_layers"
         case bidirectional
+        case inputMels = "input_mels"
+        case timbralFilters = "timbral_filters"
+        case temporalFilters = "temporal_filters"
+        case midendFilters = "midend_filters"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +84,10 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         lstmHidden = try c.decodeIfPresent(Int.self, forKey: .lstmHidden) ?? defaults.lstmHidden
         lstmLayers = try c.decodeIfPresent(Int.self, forKey: .lstmLayers) ?? defaults.lstmLayers
         bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? defaults.bidirectional
+        inputMels = try c.decodeIfPresent(Int.self, forKey: .inputMels) ?? defaults.inputMels
+        timbralFilters = try c.decodeIfPresent(Int.self, forKey: .timbralFilters) ?? defaults.timbralFilters
+        temporalFilters = try c.decodeIfPresent(Int.self, forKey: .temporalFilters) ?? defaults.temporalFilters
+        midendFilters = try c.decodeIfPresent(Int.self, forKey: .midendFilters) ?? defaults.midendFilters
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -87,6 +107,12 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
             try c.encode(lstmLayers, forKey: .lstmLayers)
             try c.encode(bidirectional, forKey: .bidirectional)
         }
+        if kind == .musicnn {
+            try c.encode(inputMels, forKey: .inputMels)
+            try c.encode(timbralFilters, forKey: .timbralFilters)
+            try c.encode(temporalFilters, forKey: .temporalFilters)
+            try c.encode(midendFilters, forKey: .midendFilters)
+        }
     }
 
     /// What is wrong with this configuration, empty when a network can be built from it.
@@ -104,6 +130,14 @@ public struct ArchitectureConfig: Codable, Sendable, Equatable {
         if kind == .cnnLSTM {
             check("lstm_hidden", lstmHidden, 8192)
             check("lstm_layers", lstmLayers, 8)
+        }
+        if kind == .musicnn {
+            check("input_mels", inputMels, 4096)
+            if inputMels < 3 { found.append("input_mels must be at least 3 (the narrower timbral kernel spans 0.4 of them), got \(inputMels)") }
+            check("timbral_filters", timbralFilters, 4096)
+            check("temporal_filters", temporalFilters, 4096)
+            check("midend_filters", midendFilters, 4096)
+            if inputChannels != 1 { found.append("a musicnn model reads 1 input channel, got input_channels \(inputChannels)") }
         }
         if kind == .resnetSE || kind == .cnnLSTM {
             if blocks.isEmpty || blocks.contains(where: { $0 < 1 }) {

@@ -90,5 +90,6 @@ public func makeNetwork(_ config: ArchitectureConfig, seed: UInt64) -> any Taggi
     case .resnetSE: MultiLabelAudioCNN(config, seed: seed)
     case .baseline: BaselineCNN(config, seed: seed)
     case .cnnLSTM: CNNLSTMNetwork(config, seed: seed)
+    case .musicnn: MusicnnNetwork(config, seed: seed)
     }
 }

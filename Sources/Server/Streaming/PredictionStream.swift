@@ -91,7 +91,7 @@ final class PredictionStream {
         let (features, labels) = try server.predictions.with(model: model) { predictor -> (StreamingFeatures, [String]) in
             let spectrogram = predictor.bundle.frontEnd.spectrogram
             let hop = start.hopSeconds.map { max(1, Int(($0 * Double(spectrogram.sampleRate) / Double(spectrogram.hopLength)).rounded())) }
-                ?? predictor.config.chunkHop
+                ?? predictor.features.chunking.hop
             // An encoded file is decoded to the model's rate, mono, as `timbre predict` decodes it.
             let encoded = start.format == .encoded
             return (try StreamingFeatures(bundle: predictor.bundle, sampleRate: encoded ? spectrogram.sampleRate : start.sampleRate,

@@ -97,6 +97,12 @@ public struct ModelBundle {
             throw .invalid(path: path, reason: "\(labels.count) labels but the network has \(architecture.numGenres) outputs")
         }
         do { try architecture.validate() } catch { throw .invalid(path: path, reason: "\(error)") }
+        if let hop = frontEnd.chunkHop, hop < 1 {
+            throw .invalid(path: path, reason: "its front_end.chunk_hop must be at least 1 frame, got \(hop)")
+        }
+        if architecture.kind == .musicnn, architecture.inputMels != frontEnd.spectrogram.nMels {
+            throw .invalid(path: path, reason: "its musicnn network reads \(architecture.inputMels) mel bands but its front end makes \(frontEnd.spectrogram.nMels)")
+        }
         let network = makeNetwork(architecture, seed: 0)
         do { try network.loadStateDict(file.stateDict) } catch { throw .invalid(path: path, reason: "\(error)") }
         var info = meta
@@ -117,12 +123,15 @@ public struct FrontEnd: Codable, Sendable, Equatable {
     public var spectrogram: SpectrogramConfig
     /// Frames per chunk (the network's input width).
     public var chunkFrames: Int
+    /// Frames between chunk starts that the model's own reference uses (musicnn: its patch
+    /// length, no overlap); when set it replaces `prediction.chunk_hop`. Absent in Timbre's own models.
+    public var chunkHop: Int?
 
-    public init(spectrogram: SpectrogramConfig, chunkFrames: Int) {
-        self.spectrogram = spectrogram; self.chunkFrames = chunkFrames
+    public init(spectrogram: SpectrogramConfig, chunkFrames: Int, chunkHop: Int? = nil) {
+        self.spectrogram = spectrogram; self.chunkFrames = chunkFrames; self.chunkHop = chunkHop
     }
 
-    enum CodingKeys: String, CodingKey { case spectrogram, chunkFrames = "chunk_frames" }
+    enum CodingKeys: String, CodingKey { case spectrogram, chunkFrames = "chunk_frames", chunkHop = "chunk_hop" }
 }
 
 /// Standardisation of the log-mel input: x' = (x − mean) / std, one mean and std over all

@@ -102,7 +102,7 @@ public final class StreamingFeatures {
             // Shorter than one chunk: its frames to dB together, padded with their quietest value.
             let power = try melPower(frames: 0..<totalFrames, signalLength: total)
             var db = power.values
-            db.withUnsafeMutableBufferPointer { spectrogram.toDB($0) }
+            db.withUnsafeMutableBufferPointer { spectrogram.compress($0) }
             let nMels = frontEnd.spectrogram.nMels
             var padded = [Float](repeating: db.min() ?? 0, count: nMels * length)
             for m in 0..<nMels {
@@ -134,7 +134,7 @@ public final class StreamingFeatures {
         var values = power.values
         peak = max(peak, values.max() ?? -.infinity)
         values.append(peak)
-        values.withUnsafeMutableBufferPointer { spectrogram.toDB($0) }
+        values.withUnsafeMutableBufferPointer { spectrogram.compress($0) }
         values.removeLast()
         values.withUnsafeMutableBufferPointer { normalization.apply($0) }
         return values

@@ -16,7 +16,7 @@ public struct TrackChunks: Sendable {
 /// The front end of prediction: a track → the chunks the network sees.
 ///
 /// Which chunks: the track's log-mel spectrogram (the bundle's front end) is cut every
-/// `chunk_hop` frames and at most `max_chunks` chunks are kept, spread evenly
+/// `chunk_hop` frames (the bundle's `front_end.chunk_hop` where it has one, as musicnn's do) and at most `max_chunks` chunks are kept, spread evenly
 /// (`Chunker.chunkStarts`). Only the frames of those chunks are computed, and from a file
 /// only the audio they read is decoded (`AudioDecoder.decodeExcerpts`): a 4-minute track's 24
 /// chunks of 3 s read about a third of it. The chunks' frames equal those of the whole
@@ -46,7 +46,7 @@ public final class TrackFeatures: Sendable {
     }
 
     public var chunking: ChunkingConfig {
-        ChunkingConfig(frames: frontEnd.chunkFrames, hop: config.chunkHop, maxChunks: config.maxChunks)
+        ChunkingConfig(frames: frontEnd.chunkFrames, hop: frontEnd.chunkHop ?? config.chunkHop, maxChunks: config.maxChunks)
     }
 
     /// The chunks of a file, decoding only what they read.
@@ -141,7 +141,7 @@ public final class TrackFeatures: Sendable {
             spanOffsets.append(power.count)
             power += part.values
         }
-        power.withUnsafeMutableBufferPointer { spectrogram.toDB($0) }
+        power.withUnsafeMutableBufferPointer { spectrogram.compress($0) }
         // Only a track shorter than one chunk is padded, with its quietest value (as `Chunker`).
         let padValue = plan.totalFrames < length ? (power.min() ?? 0) : 0
         var values = [Float](repeating: padValue, count: plan.starts.count * nMels * length)
