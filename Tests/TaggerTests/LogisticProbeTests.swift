@@ -76,15 +76,21 @@ final class LogisticProbeTests: XCTestCase {
         XCTAssertEqual(Array(weight.data[0..<(2 * d)]), Array(parentState["classifier.weight"]!.data), "old rows kept")
         XCTAssertEqual(Array(bias.data[0..<2]), parentState["classifier.bias"]!.data)
 
-        var means: [Float] = []
+        // The probe sees each track's mean embedding L2-normalised; its row is then divided by the
+        // means' average norm, so it acts on the raw embeddings at their scale.
+        var means: [Float] = [], norms: [Float] = []
         for example in examples {
             let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
             let embeddings = try network.forward(input, training: false).embeddings.data
-            means += (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+            let mean = (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            means += mean.map { $0 / norm }
+            norms.append(norm)
         }
         let expected = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
                                          weights: [Float](repeating: 1, count: examples.count))
-        for (mine, theirs) in zip(weight.data[(2 * d)...], expected.weight) { XCTAssertEqual(mine, theirs, accuracy: 1e-5) }
+        let averageNorm = norms.reduce(0, +) / Float(norms.count)
+        for (mine, theirs) in zip(weight.data[(2 * d)...], expected.weight) { XCTAssertEqual(mine, theirs / averageNorm, accuracy: 1e-5) }
         XCTAssertEqual(bias.data[2], expected.bias, accuracy: 1e-5)
         XCTAssertNotEqual(expected.weight, [Float](repeating: 0, count: d), "the probe learned something")
 
@@ -123,14 +129,20 @@ final class LogisticProbeTests: XCTestCase {
             return (Array(state["classifier.weight"]!.data[(2 * d)...]), state["classifier.bias"]!.data[2])
         }
         func probe(on net: any TaggingNetwork) throws -> LogisticProbe.Fit {
-            var means: [Float] = []
+            var means: [Float] = [], norms: [Float] = []
             for example in examples {
                 let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
                 let embeddings = try net.forward(input, training: false).embeddings.data
-                means += (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+                let mean = (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+                let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                means += mean.map { $0 / norm }
+                norms.append(norm)
             }
-            return LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
-                                     weights: [Float](repeating: 1, count: examples.count))
+            var fit = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
+                                        weights: [Float](repeating: 1, count: examples.count))
+            let averageNorm = norms.reduce(0, +) / Float(norms.count)
+            fit.weight = fit.weight.map { $0 / averageNorm }
+            return fit
         }
         config.newTagRows = .probe
         let held = try FineTuner(parent: parent, newLabels: ["new"], config: config).run(train: examples, validation: [], fixedEpochs: 3)

@@ -340,9 +340,9 @@ public final class FineTuner {
     }
 
     /// Sets the classifier rows of labels `newFrom...` to a logistic regression on the network's
-    /// embeddings (eval mode) of the training chunks whose example has a target for the label
-    /// (each track weighs 1, shared by its chunks); a label without both kinds of example keeps
-    /// its random row. Returns the labels whose rows were fitted.
+    /// L2-normalised mean embedding (eval mode) of each training track whose example has a target
+    /// for the label (each track weighs its mask), divided by those means' average norm; a label
+    /// without both kinds of example keeps its random row. Returns the labels whose rows were fitted.
     @discardableResult
     static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample]) throws -> [Int] {
         var state = Dictionary(uniqueKeysWithValues: network.stateDict().map { ($0.name, $0.tensor) })
@@ -366,18 +366,24 @@ public final class FineTuner {
             embeddings.append(rows)
         }
         for j in first..<l {
-            var features: [Float] = [], targets: [Float] = [], weights: [Float] = []
+            var features: [Float] = [], targets: [Float] = [], weights: [Float] = [], norms: [Float] = []
             for (example, rows) in zip(used, embeddings) where example.mask[j] > 0 {
                 let n = example.chunks.count
                 var mean = [Float](repeating: 0, count: d)
                 for c in 0..<n { for k in 0..<d { mean[k] += rows[c * d + k] / Float(n) } }
-                features += mean
+                let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), Float.leastNormalMagnitude)
+                features += mean.map { $0 / norm }
+                norms.append(norm)
                 targets.append(example.targets[j])
                 weights.append(example.mask[j])
             }
             guard targets.contains(where: { $0 >= 0.5 }), targets.contains(where: { $0 < 0.5 }) else { continue }
+            // Fitted on the L2-normalised track embeddings (those the catalog stores and similarity
+            // compares), so λ means the same whatever the embedding's scale; the row then acts on
+            // the network's raw embeddings divided by their mean norm.
             let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights)
-            weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight)
+            let scale = norms.reduce(0, +) / Float(norms.count)
+            weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight.map { $0 / scale })
             bias.data[j] = fit.bias
             fitted.append(j)
         }
