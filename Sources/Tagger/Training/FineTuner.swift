@@ -15,8 +15,9 @@ public enum TrainableLayers: String, Codable, Sendable, CaseIterable {
 public enum NewTagRows: String, Codable, Sendable, CaseIterable {
     /// Trained with the rest, from their start (the probe's fit, with `probe_init`).
     case train
-    /// Held at the probe's fit while the network trains (the features adapt to that row), then
-    /// fitted again by the probe on the tuned network's embeddings. Needs `probe_init`.
+    /// Held at the probe's fit during each epoch (the features adapt to that row), and fitted
+    /// again by the probe on the network's embeddings after it, before the epoch is judged. Needs
+    /// `probe_init`.
     case probe
 }
 
@@ -247,6 +248,9 @@ public final class FineTuner {
             }
             // Frozen layers stay the parent's: their batch-norm statistics moved in training mode.
             for (entry, value) in frozenBuffers { entry.assign(value) }
+            // Held rows follow the network epoch by epoch: the probe fitted again on its embeddings
+            // now, so the validation loss judges the model this epoch would give.
+            if holdNewRows { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected) }
             let record = FineTuneEpoch(epoch: epoch, trainLoss: total / Double(max(1, batches.count)),
                                        valLoss: try evaluate(network, validation, validationTargets, loss),
                                        seconds: Date().timeIntervalSince(started))
@@ -261,7 +265,6 @@ public final class FineTuner {
             }
         }
         try network.loadStateDict(Dictionary(uniqueKeysWithValues: best.state.map { ($0.name, $0.tensor) }))
-        if holdNewRows && best.epoch > 0 { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected) }
         return FineTuneResult(bundle: candidate, history: history, bestEpoch: best.epoch,
                               trainableParameters: optimizer.parameters.reduce(0) { $0 + $1.value.count })
     }
