@@ -88,7 +88,7 @@ final class LogisticProbeTests: XCTestCase {
             norms.append(norm)
         }
         let expected = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
-                                         weights: [Float](repeating: 1, count: examples.count))
+                                         weights: [Float](repeating: 1, count: examples.count), l2: config.probeL2)
         let averageNorm = norms.reduce(0, +) / Float(norms.count)
         for (mine, theirs) in zip(weight.data[(2 * d)...], expected.weight) { XCTAssertEqual(mine, theirs / averageNorm, accuracy: 1e-5) }
         XCTAssertEqual(bias.data[2], expected.bias, accuracy: 1e-5)
@@ -139,7 +139,7 @@ final class LogisticProbeTests: XCTestCase {
                 norms.append(norm)
             }
             var fit = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
-                                        weights: [Float](repeating: 1, count: examples.count))
+                                        weights: [Float](repeating: 1, count: examples.count), l2: config.probeL2)
             let averageNorm = norms.reduce(0, +) / Float(norms.count)
             fit.weight = fit.weight.map { $0 / averageNorm }
             return fit

@@ -43,6 +43,9 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     /// old labels learn the parent's. 0: those tracks carry no target for the new tag (masked).
     public var newTagReplayWeight: Float = 0
     public var newTagRows: NewTagRows = .probe
+    /// The probe's L2 penalty per unit of track weight (scikit-learn's 1/C), on L2-normalised
+    /// embeddings: smaller gives sharper probabilities.
+    public var probeL2: Double = 0.1
     public var seed: UInt64 = 0
 
     public init() {}
@@ -51,7 +54,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         case epochs, learningRate = "learning_rate", weightDecay = "weight_decay", layers, batchSize = "batch_size"
         case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip"
         case probeInit = "probe_init", newTagReplayWeight = "new_tag_replay_weight"
-        case newTagRows = "new_tag_rows", seed
+        case newTagRows = "new_tag_rows", probeL2 = "probe_l2", seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +72,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         probeInit = try c.decodeIfPresent(Bool.self, forKey: .probeInit) ?? d.probeInit
         newTagReplayWeight = try c.decodeIfPresent(Float.self, forKey: .newTagReplayWeight) ?? d.newTagReplayWeight
         newTagRows = try c.decodeIfPresent(NewTagRows.self, forKey: .newTagRows) ?? d.newTagRows
+        probeL2 = try c.decodeIfPresent(Double.self, forKey: .probeL2) ?? d.probeL2
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -80,6 +84,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         if batchSize < 2 { found.append("batch_size must be at least 2 (batch norm)") }
         if chunksPerTrack < 1 { found.append("chunks_per_track must be at least 1") }
         if patience < 1 { found.append("patience must be at least 1") }
+        if !(probeL2 > 0 && probeL2 <= 1000) { found.append("probe_l2 must be in (0, 1000]") }
         if !(newTagReplayWeight >= 0 && newTagReplayWeight <= 10) { found.append("new_tag_replay_weight must be in [0, 10]") }
         return found
     }
@@ -188,7 +193,7 @@ public final class FineTuner {
         var train = train, validation = validation
         let holdNewRows = config.probeInit && config.newTagRows == .probe && !newLabels.isEmpty
         if config.probeInit {
-            let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train)
+            let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train, l2: config.probeL2)
             if config.newTagReplayWeight > 0 {
                 for j in fitted {
                     for e in train.indices where train[e].mask[j] == 0 { train[e].mask[j] = config.newTagReplayWeight; train[e].distil[j] = true }
@@ -250,7 +255,7 @@ public final class FineTuner {
             for (entry, value) in frozenBuffers { entry.assign(value) }
             // Held rows follow the network epoch by epoch: the probe fitted again on its embeddings
             // now, so the validation loss judges the model this epoch would give.
-            if holdNewRows { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected) }
+            if holdNewRows { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected, l2: config.probeL2) }
             let record = FineTuneEpoch(epoch: epoch, trainLoss: total / Double(max(1, batches.count)),
                                        valLoss: try evaluate(network, validation, validationTargets, loss),
                                        seconds: Date().timeIntervalSince(started))
@@ -347,7 +352,8 @@ public final class FineTuner {
     /// for the label (each track weighs its mask), divided by those means' average norm; a label
     /// without both kinds of example keeps its random row. Returns the labels whose rows were fitted.
     @discardableResult
-    static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample]) throws -> [Int] {
+    static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample],
+                                l2: Double = 1) throws -> [Int] {
         var state = Dictionary(uniqueKeysWithValues: network.stateDict().map { ($0.name, $0.tensor) })
         guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return [] }
         let l = weight.shape[0], d = weight.shape[1]
@@ -384,7 +390,7 @@ public final class FineTuner {
             // Fitted on the L2-normalised track embeddings (those the catalog stores and similarity
             // compares), so λ means the same whatever the embedding's scale; the row then acts on
             // the network's raw embeddings divided by their mean norm.
-            let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights)
+            let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights, l2: l2)
             let scale = norms.reduce(0, +) / Float(norms.count)
             weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight.map { $0 / scale })
             bias.data[j] = fit.bias
