@@ -48,7 +48,8 @@ struct PrepareCommand: ParsableCommand {
         for failure in summary.variants.failed { print("variants failed: \(failure.path): \(failure.error)") }
         if options.audioAugmentation.enabled {
             let v = summary.variants
-            print("audio variants: \(v.rendered) rendered (\(options.audioAugmentation.variants) per training track; \(v.skipped) tracks already done, \(v.failed.count) failed, tried again next run)")
+            let failed = v.failed.isEmpty ? "" : ", \(v.failed.count) tracks failed (tried again by the next run)"
+            print("audio variants: \(v.rendered) rendered, \(options.audioAugmentation.variants) per training track (\(v.skipped) tracks already done\(failed))")
         }
         print("""
             prepared \(summary.prepared) tracks into \(outputDir) (\(summary.skipped) already done, \(summary.failed.count) failed)
