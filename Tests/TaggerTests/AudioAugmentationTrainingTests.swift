@@ -17,7 +17,7 @@ final class AudioAugmentationTrainingTests: XCTestCase {
     override class func setUp() {
         try! FileManager.default.createDirectory(atPath: audio, withIntermediateDirectories: true)
         var csv = "path,tags\n"
-        var rng = Features.SeededGenerator(seed: 5)
+        var rng = Xoshiro256StarStar(seed: 5)
         for i in 0..<12 {
             let sr = 22050, n = sr * 3 / 2
             let hasLow = i % 2 == 0, hasHigh = i % 3 != 0, hasNoise = !hasLow && !hasHigh || i % 5 == 0
@@ -252,7 +252,7 @@ final class AudioAugmentationTrainingTests: XCTestCase {
         XCTAssertEqual(TrainingData(cache: cache, split: "train", audioVariants: 1).variantCount, data.tracks.count)
         XCTAssertEqual(TrainingData(cache: cache, split: "train").variantCount, 0)
 
-        var rng = Features.SeededGenerator(seed: 0)
+        var rng = Xoshiro256StarStar(seed: 0)
         let items = data.items(perTrack: nil, using: &rng)
         let normalization = data.normalization()
         func batch(_ configure: (inout AugmentationConfig) -> Void) throws -> [Float] {
@@ -262,12 +262,12 @@ final class AudioAugmentationTrainingTests: XCTestCase {
             augmentation.audio.enabled = true
             augmentation.audio.probability = 1
             configure(&augmentation)
-            var rng = Features.SeededGenerator(seed: 7)
+            var rng = Xoshiro256StarStar(seed: 7)
             var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
             try data.fill(batch: items[...], normalization: normalization, augmentation: augmentation, rng: &rng, input: &input, target: &target)
             return input.data
         }
-        var plainRNG = Features.SeededGenerator(seed: 7)
+        var plainRNG = Xoshiro256StarStar(seed: 7)
         var plain = Tensor(zeros: [0]), target = Tensor(zeros: [0])
         try data.fill(batch: items[...], normalization: normalization, augmentation: nil, rng: &plainRNG, input: &plain, target: &target)
 

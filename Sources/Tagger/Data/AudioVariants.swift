@@ -137,7 +137,7 @@ public enum AudioVariantRenderer {
         config.timeStretch = settings.timeStretch
         config.noiseSnrDb = settings.noiseSnrDb
         if let problem = config.problems.first { throw .invalidParameter(name: "settings", reason: problem) }
-        var rng = Features.SeededGenerator(seed: variantSeed(settings.seed, path: path, number: number))
+        var rng = Xoshiro256StarStar(seed: variantSeed(settings.seed, path: path, number: number))
         let p = settings.pitchShiftSemitones
         let semitones = Double.random(in: -p...p, using: &rng)
         let rate = Double.random(in: settings.timeStretch[0]...settings.timeStretch[1], using: &rng)

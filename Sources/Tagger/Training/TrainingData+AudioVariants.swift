@@ -22,7 +22,7 @@ extension TrainingData {
     /// With probability `probability`, one of the item's track's variants and the chunk of it
     /// that starts at the same share of the track (a stretched variant has more or fewer chunks).
     func variantChunk(for item: (track: Int, chunk: Int), probability: Float,
-                      using rng: inout Features.SeededGenerator) -> (variant: CachedVariant, chunk: Int)? {
+                      using rng: inout Xoshiro256StarStar) -> (variant: CachedVariant, chunk: Int)? {
         guard item.track < variants.count, !variants[item.track].isEmpty,
               Float.random(in: 0..<1, using: &rng) < probability else { return nil }
         let choices = variants[item.track]
