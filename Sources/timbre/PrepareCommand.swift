@@ -32,18 +32,47 @@ struct PrepareCommand: ParsableCommand {
         options.spectrogram = experiment.audio
         options.chunking = experiment.chunking
         options.seed = seed
+        options.audioAugmentation = experiment.augmentation.audio
         if let threads { options.threads = max(1, threads) }
         let progress = ProgressReporter(label: "prepare", total: nil)
-        let summary = try CorpusPreparer.run(options) { done, total, failed in
+        let variantProgress = VariantProgress()
+        let summary = try CorpusPreparer.run(options, progress: { done, total, failed in
             progress.advance(note: "\(done)/\(total) files, \(failed) failed")
-        }
+        }, variantProgress: { done, total, failed in
+            progress.finish()
+            variantProgress.advance(done: done, total: total, failed: failed)
+        })
         progress.finish()
+        variantProgress.finish()
         for failure in summary.failed { print("failed: \(failure.path): \(failure.error)") }
+        for failure in summary.variants.failed { print("variants failed: \(failure.path): \(failure.error)") }
+        if options.audioAugmentation.enabled {
+            let v = summary.variants
+            let failed = v.failed.isEmpty ? "" : ", \(v.failed.count) tracks failed (tried again by the next run)"
+            print("audio variants: \(v.rendered) rendered, \(options.audioAugmentation.variants) per training track (\(v.skipped) tracks already done\(failed))")
+        }
         print("""
             prepared \(summary.prepared) tracks into \(outputDir) (\(summary.skipped) already done, \(summary.failed.count) failed)
             \(summary.labels.count) tags: \(summary.labels.joined(separator: ", "))
             split: \(CorpusPreparer.splitNames.map { "\($0) \(summary.splitSizes[$0] ?? 0)" }.joined(separator: ", "))
             next: timbre train --config configs/default.yaml --data-dir \(outputDir)
             """)
+    }
+}
+
+/// The bar of the variant phase, made when it starts (its total is known only then).
+private final class VariantProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bar: ProgressReporter?
+
+    func advance(done: Int, total: Int, failed: Int) {
+        lock.lock(); defer { lock.unlock() }
+        if bar == nil { bar = ProgressReporter(label: "audio variants", total: total) }
+        bar?.advance(note: "\(done)/\(total) training tracks, \(failed) failed")
+    }
+
+    func finish() {
+        lock.lock(); defer { lock.unlock() }
+        bar?.finish()
     }
 }

@@ -51,7 +51,25 @@ public enum ConfigLayering {
     /// file over the same defaults gives the same value back.
     public static func yaml<T: Encodable>(_ value: T, over defaults: T) throws -> String {
         let object = addNulls(try jsonObject(value, source: "config"), defaults: try jsonObject(defaults, source: "defaults"))
-        return try Yams.dump(object: object, sortKeys: true)
+        return try Yams.dump(object: nativeScalars(object), sortKeys: true)
+    }
+
+    /// JSONSerialization's numbers as Swift `Bool`, `Int`, `UInt64` or `Double`: Yams writes any
+    /// `NSNumber` as a 7-digit float, so `true` became `1.0e+0` (which does not load back as a
+    /// Bool) and a large seed lost digits. A JSON boolean is the NSNumber of type `c`.
+    private static func nativeScalars(_ value: Any) -> Any {
+        switch value {
+        case let table as [String: Any]: return table.mapValues(nativeScalars)
+        case let list as [Any]: return list.map(nativeScalars)
+        case let number as NSNumber:
+            switch UInt8(bitPattern: number.objCType.pointee) {
+            case UInt8(ascii: "c"), UInt8(ascii: "B"): return number.boolValue
+            case UInt8(ascii: "d"), UInt8(ascii: "f"): return number.doubleValue
+            case UInt8(ascii: "Q"), UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "S"), UInt8(ascii: "C"): return number.uint64Value
+            default: return number.int64Value
+            }
+        default: return value
+        }
     }
 
     private static func jsonObject<T: Encodable>(_ value: T, source: String) throws(ConfigError) -> [String: Any] {

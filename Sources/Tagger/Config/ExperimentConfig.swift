@@ -78,13 +78,15 @@ public struct AugmentationConfig: Codable, Sendable, Equatable {
     public var mixupAlpha: Float = 0.2
     /// Share of batches that are mixed.
     public var mixupProbability: Float = 0.5
+    /// Pitch shift, time stretch and noise, rendered by `prepare` (see `AudioAugmentationConfig`).
+    public var audio = AudioAugmentationConfig()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case specAugment = "spec_augment", frequencyMasks = "frequency_masks", maxFrequencyWidth = "max_frequency_width"
         case timeMasks = "time_masks", maxTimeWidth = "max_time_width", mixupAlpha = "mixup_alpha"
-        case mixupProbability = "mixup_probability"
+        case mixupProbability = "mixup_probability", audio
     }
 }
 
@@ -123,6 +125,7 @@ extension ExperimentConfig {
         if !["auto", "none"].contains(t.posWeight) { found.append("training.pos_weight must be auto or none, got \(t.posWeight)") }
         if let c = t.chunksPerTrack, c < 1 { found.append("training.chunks_per_track must be at least 1") }
         if augmentation.mixupAlpha < 0 { found.append("augmentation.mixup_alpha must be >= 0") }
+        found += augmentation.audio.problems
         if prediction.chunkHop < 1 || prediction.maxChunks < 1 { found.append("prediction.chunk_hop and max_chunks must be at least 1") }
         var model = self.model
         if model.numGenres == 0 { model.numGenres = 1 }  // filled from the data later

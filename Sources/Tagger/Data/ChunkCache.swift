@@ -8,6 +8,8 @@ import Foundation
 /// Layout:
 ///   DIR/index.json            ChunkCacheIndex (rewritten atomically after every shard)
 ///   DIR/shards/NNNNN.f16      chunks, each `chunkShape` Float16 values, little-endian
+/// Audio variants of training tracks (`augmentation.audio`, see `AudioVariantRenderer`) are
+/// chunks in the same shards, listed under `variants`; a cache without them has no such key.
 public struct ChunkCacheIndex: Codable, Sendable, Equatable {
     public static let currentVersion = 1
     public var version = ChunkCacheIndex.currentVersion
@@ -20,9 +22,14 @@ public struct ChunkCacheIndex: Codable, Sendable, Equatable {
     public var tracks: [CachedTrack] = []
     public var failures: [FailedTrack] = []
     public var shardCount = 0
+    /// Augmented copies of training tracks' chunks; nil when none were rendered.
+    public var variants: [CachedVariant]?
+    /// What the variants were rendered with; rendering with other settings replaces them.
+    public var variantSettings: AudioVariantSettings?
 
     enum CodingKeys: String, CodingKey {
         case version, chunkShape = "chunk_shape", frontEnd = "front_end", labels, tracks, failures, shardCount = "shard_count"
+        case variants, variantSettings = "variant_settings"
     }
 }
 
@@ -72,6 +79,8 @@ public final class ChunkCacheWriter {
     private var pending: [Float16] = []
     private var pendingTracks: [CachedTrack] = []
     private var known: Set<String>
+    private var pendingVariants: [CachedVariant] = []
+    private var knownVariants: Set<String>
 
     /// - Parameter shardCapacity: chunks per shard file (default 2048 = 64 MiB at 128×128).
     public init(directory: String, chunkShape: [Int], frontEnd: String, shardCapacity: Int = 2048) throws(ChunkCacheError) {
@@ -93,6 +102,7 @@ public final class ChunkCacheWriter {
             index = ChunkCacheIndex(chunkShape: chunkShape, frontEnd: frontEnd)
         }
         known = Set(index.tracks.map(\.path) + index.failures.map(\.path))
+        knownVariants = Set((index.variants ?? []).map(\.key))
         do {
             try FileManager.default.createDirectory(at: self.directory.appendingPathComponent("shards"), withIntermediateDirectories: true)
         } catch {
@@ -118,6 +128,37 @@ public final class ChunkCacheWriter {
         if pending.count / chunkSize >= shardCapacity { try flush() }
     }
 
+    public func containsVariant(path: String, number: Int) -> Bool {
+        knownVariants.contains(CachedVariant.key(path: path, number: number))
+    }
+
+    /// Adds variant `variant.number` of track `variant.path` (its shard and chunk fields are set here).
+    public func appendVariant(_ variant: CachedVariant, chunks: [Float]) throws(ChunkCacheError) {
+        guard !chunks.isEmpty, chunks.count % chunkSize == 0 else {
+            throw .badChunk(path: variant.path, reason: "\(chunks.count) values are not whole chunks of \(index.chunkShape)")
+        }
+        var entry = variant
+        entry.shard = index.shardCount
+        entry.firstChunk = pending.count / chunkSize
+        entry.chunkCount = chunks.count / chunkSize
+        pendingVariants.append(entry)
+        pending.reserveCapacity(pending.count + chunks.count)
+        for x in chunks { pending.append(Float16(x)) }
+        knownVariants.insert(entry.key)
+        if pending.count / chunkSize >= shardCapacity { try flush() }
+    }
+
+    /// Makes `settings` the variants' settings; variants rendered with others are dropped from
+    /// the index (their shard bytes stay, unused), so they are rendered again.
+    public func useVariantSettings(_ settings: AudioVariantSettings) throws(ChunkCacheError) {
+        guard index.variantSettings != settings else { return }
+        try flush()
+        index.variants = nil
+        knownVariants = []
+        index.variantSettings = settings
+        try writeIndex()
+    }
+
     public func recordFailure(path: String, error: String) throws(ChunkCacheError) {
         index.failures.append(FailedTrack(path: path, error: error))
         known.insert(path)
@@ -133,9 +174,11 @@ public final class ChunkCacheWriter {
             throw .io(path: shardURL.path, reason: "cannot write shard: \(error.localizedDescription)")
         }
         index.tracks += pendingTracks
+        if !pendingVariants.isEmpty { index.variants = (index.variants ?? []) + pendingVariants }
         index.shardCount += 1
         pending.removeAll(keepingCapacity: true)
         pendingTracks.removeAll()
+        pendingVariants.removeAll()
         try writeIndex()
     }
 
@@ -144,6 +187,12 @@ public final class ChunkCacheWriter {
         try flush()
         index.labels = labels
         for i in index.tracks.indices { index.tracks[i].split = splits[index.tracks[i].path] ?? index.tracks[i].split }
+        // Only training tracks keep variants (a track can change split when files are added).
+        let training = Set(index.tracks.filter { $0.split == "train" }.map(\.path))
+        if let variants = index.variants {
+            index.variants = variants.filter { training.contains($0.path) }
+            knownVariants = Set(index.variants!.map(\.key))
+        }
         try writeIndex()
     }
 
@@ -192,14 +241,29 @@ public final class ChunkCache: @unchecked Sendable {  // immutable after init
                 throw .badChunk(path: track.path, reason: "its chunks lie outside shard \(track.shard): the cache is damaged")
             }
         }
+        for variant in index.variants ?? [] {
+            guard variant.shard < shards.count, variant.chunkCount > 0,
+                  (variant.firstChunk + variant.chunkCount) * chunkSize * 2 <= shards[variant.shard].count else {
+                throw .badChunk(path: variant.path, reason: "its variant \(variant.number) lies outside shard \(variant.shard): the cache is damaged")
+            }
+        }
         self.shards = shards
     }
 
     /// Copies chunk `chunk` of `track` (as Float32) into `destination`, which holds `chunkSize` values.
     public func read(track: CachedTrack, chunk: Int, into destination: UnsafeMutablePointer<Float>) {
         precondition(chunk >= 0 && chunk < track.chunkCount, "chunk \(chunk) out of range")
-        let start = (track.firstChunk + chunk) * chunkSize
-        shards[track.shard].withUnsafeBytes { raw in
+        read(shard: track.shard, start: (track.firstChunk + chunk) * chunkSize, into: destination)
+    }
+
+    /// Copies chunk `chunk` of an audio variant, as `read(track:chunk:into:)`.
+    public func read(variant: CachedVariant, chunk: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(chunk >= 0 && chunk < variant.chunkCount, "chunk \(chunk) out of range")
+        read(shard: variant.shard, start: (variant.firstChunk + chunk) * chunkSize, into: destination)
+    }
+
+    private func read(shard: Int, start: Int, into destination: UnsafeMutablePointer<Float>) {
+        shards[shard].withUnsafeBytes { raw in
             let halves = raw.bindMemory(to: Float16.self)
             for i in 0..<chunkSize { destination[i] = Float(halves[start + i]) }
         }

@@ -17,6 +17,8 @@ public struct PrepareOptions: Sendable {
     public var splits = [0.8, 0.1, 0.1]
     public var seed: UInt64 = 42
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// With `enabled`, augmented variants of the training tracks are rendered after the split.
+    public var audioAugmentation = AudioAugmentationConfig()
 
     public init(audioDirectory: String, outputDirectory: String, labels: LabelSource) {
         self.audioDirectory = audioDirectory; self.outputDirectory = outputDirectory; self.labels = labels
@@ -29,12 +31,15 @@ public struct PrepareSummary: Sendable {
     public var skipped: Int
     public var labels: [String]
     public var splitSizes: [String: Int]
+    public var variants = VariantSummary()
 }
 
 public enum CorpusPreparer {
     public static let splitNames = ["train", "val", "test"]
 
-    public static func run(_ options: PrepareOptions, progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void) throws -> PrepareSummary {
+    public static func run(_ options: PrepareOptions, progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void,
+                           variantProgress: (@Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void)? = nil) throws -> PrepareSummary {
+        if options.audioAugmentation.enabled { try AudioVariantRenderer.check(options.audioAugmentation) }  // before hours of decoding
         let files = try audioFiles(under: options.audioDirectory)
         let labelled: [LabeledTrack]
         switch options.labels {
@@ -88,8 +93,13 @@ public enum CorpusPreparer {
         try writer.finish(labels: vocabulary, splits: splits)
         var sizes: [String: Int] = [:]
         for name in splits.values { sizes[name, default: 0] += 1 }
-        return PrepareSummary(prepared: writer.index.tracks.count, failed: writer.index.failures,
-                              skipped: labelled.count - todo.count, labels: vocabulary, splitSizes: sizes)
+        var summary = PrepareSummary(prepared: writer.index.tracks.count, failed: writer.index.failures,
+                                     skipped: labelled.count - todo.count, labels: vocabulary, splitSizes: sizes)
+        if options.audioAugmentation.enabled {
+            summary.variants = try AudioVariantRenderer.render(options, writer: writer, spectrogram: spectrogram,
+                                                               progress: variantProgress ?? { _, _, _ in })
+        }
+        return summary
     }
 
     /// Supported audio files under `directory`, relative paths, sorted; hidden files skipped.

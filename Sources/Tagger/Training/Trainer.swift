@@ -74,7 +74,14 @@ public final class Trainer {
         guard problems.isEmpty else { throw TrainingError.invalidConfig(problems) }
         self.config = config
         self.observer = observer
-        train = TrainingData(cache: cache, split: "train")
+        let audio = config.augmentation.audio
+        train = TrainingData(cache: cache, split: "train", audioVariants: audio.enabled ? audio.variants : 0)
+        if audio.enabled, let problem = train.audioVariantProblem(audio, dataDirectory: config.dataDir) {
+            throw TrainingError.invalidConfig([problem])
+        }
+        if audio.enabled {
+            observer?.message("audio augmentation: \(train.variantCount) variants of \(train.tracks.count) training tracks, each example from one with probability \(audio.probability)")
+        }
         validation = TrainingData(cache: cache, split: "val")
         guard train.chunkCount >= 2 else { throw TrainingError.notEnoughData("the train split has \(train.chunkCount) chunks") }
         guard validation.chunkCount >= 1 else { throw TrainingError.notEnoughData("the validation split is empty") }

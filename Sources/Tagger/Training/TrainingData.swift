@@ -10,11 +10,15 @@ public struct TrainingData {
     public let tracks: [Int]
     /// Per track of `tracks`, its multi-hot target row.
     public let targets: [[Float]]
+    /// Per track of `tracks`, the audio variants `fill` may use instead of it (empty unless
+    /// `audioVariants` was given for the train split).
+    public let variants: [[CachedVariant]]
 
     /// - Parameters:
     ///   - split: "train", "val", "test", or "all".
     ///   - labels: the target vocabulary (default: the cache's).
-    public init(cache: ChunkCache, split: String, labels: [String]? = nil) {
+    ///   - audioVariants: use each training track's variants numbered up to this (`augmentation.audio`).
+    public init(cache: ChunkCache, split: String, labels: [String]? = nil, audioVariants: Int = 0) {
         self.cache = cache
         self.labels = labels ?? cache.index.labels
         let position = Dictionary(uniqueKeysWithValues: self.labels.enumerated().map { ($1, $0) })
@@ -24,6 +28,7 @@ public struct TrainingData {
             for tag in cache.index.tracks[t].tags { if let j = position[tag] { row[j] = 1 } }
             return row
         }
+        variants = Self.variantLists(of: tracks, in: cache, split: split, upTo: audioVariants)
     }
 
     public var chunkShape: (nMels: Int, frames: Int) { (cache.index.chunkShape[0], cache.index.chunkShape[1]) }
@@ -85,8 +90,14 @@ public struct TrainingData {
         }
         var chunk = Spectrogram(nMels: m, frames: f, repeating: 0)
         for (i, item) in batch.enumerated() {
+            let variant = augmentation.flatMap { $0.audio.enabled ? $0.audio : nil }
+                .flatMap { variantChunk(for: item, probability: $0.probability, using: &rng) }
             chunk.values.withUnsafeMutableBufferPointer {
-                cache.read(track: cache.index.tracks[tracks[item.track]], chunk: item.chunk, into: $0.baseAddress!)
+                if let variant {
+                    cache.read(variant: variant.variant, chunk: variant.chunk, into: $0.baseAddress!)
+                } else {
+                    cache.read(track: cache.index.tracks[tracks[item.track]], chunk: item.chunk, into: $0.baseAddress!)
+                }
                 normalization.apply($0)
             }
             if let specAugment { try specAugment.apply(to: &chunk, using: &rng) }
