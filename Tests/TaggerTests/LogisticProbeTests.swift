@@ -78,18 +78,9 @@ final class LogisticProbeTests: XCTestCase {
 
         // The probe sees each track's mean embedding L2-normalised; its row is then divided by the
         // means' average norm, so it acts on the raw embeddings at their scale.
-        var means: [Float] = [], norms: [Float] = []
-        for example in examples {
-            let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
-            let embeddings = try network.forward(input, training: false).embeddings.data
-            let mean = (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
-            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            means += mean.map { $0 / norm }
-            norms.append(norm)
-        }
+        let (means, averageNorm) = try normalisedMeans(network, examples, dimension: d)
         let expected = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
                                          weights: [Float](repeating: 1, count: examples.count), l2: config.probeL2)
-        let averageNorm = norms.reduce(0, +) / Float(norms.count)
         for (mine, theirs) in zip(weight.data[(2 * d)...], expected.weight) { XCTAssertEqual(mine, theirs / averageNorm, accuracy: 1e-5) }
         XCTAssertEqual(bias.data[2], expected.bias, accuracy: 1e-5)
         XCTAssertNotEqual(expected.weight, [Float](repeating: 0, count: d), "the probe learned something")
@@ -129,18 +120,9 @@ final class LogisticProbeTests: XCTestCase {
             return (Array(state["classifier.weight"]!.data[(2 * d)...]), state["classifier.bias"]!.data[2])
         }
         func probe(on net: any TaggingNetwork) throws -> LogisticProbe.Fit {
-            var means: [Float] = [], norms: [Float] = []
-            for example in examples {
-                let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
-                let embeddings = try net.forward(input, training: false).embeddings.data
-                let mean = (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
-                let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                means += mean.map { $0 / norm }
-                norms.append(norm)
-            }
+            let (means, averageNorm) = try normalisedMeans(net, examples, dimension: d)
             var fit = LogisticProbe.fit(features: means, dimension: d, targets: examples.map { $0.targets[2] },
                                         weights: [Float](repeating: 1, count: examples.count), l2: config.probeL2)
-            let averageNorm = norms.reduce(0, +) / Float(norms.count)
             fit.weight = fit.weight.map { $0 / averageNorm }
             return fit
         }
@@ -158,5 +140,21 @@ final class LogisticProbeTests: XCTestCase {
         let endTrained = try probe(on: trained.bundle.network)
         XCTAssertGreaterThan(zip(rows(trained.bundle).weight, endTrained.weight).map { abs($0 - $1) }.max() ?? 0, 1e-3,
                              "a trained row is not the probe's fit")
+    }
+
+    /// Each example's mean chunk embedding (eval mode), L2-normalised, row after row, and the
+    /// means' average norm: what the probe initialisation fits on.
+    private func normalisedMeans(_ network: any TaggingNetwork, _ examples: [FineTuneExample],
+                                 dimension d: Int) throws -> (means: [Float], averageNorm: Float) {
+        var means: [Float] = [], norms: [Float] = []
+        for example in examples {
+            let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
+            let embeddings = try network.forward(input, training: false).embeddings.data
+            let mean = (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            means += mean.map { $0 / norm }
+            norms.append(norm)
+        }
+        return (means, norms.reduce(0, +) / Float(norms.count))
     }
 }
