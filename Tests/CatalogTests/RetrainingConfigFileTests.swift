@@ -17,7 +17,7 @@ final class RetrainingConfigFileTests: XCTestCase {
         c.refitOnAllCorrections.toggle(); c.seed += 1
         c.fineTune.epochs += 1; c.fineTune.learningRate /= 2; c.fineTune.weightDecay *= 2; c.fineTune.layers = .all
         c.fineTune.batchSize += 1; c.fineTune.chunksPerTrack += 1; c.fineTune.patience += 1; c.fineTune.specAugment.toggle()
-        c.fineTune.gradClip = nil; c.fineTune.probeInit.toggle(); c.fineTune.newTagReplayWeight += 0.5; c.fineTune.newTagRows = .train; c.fineTune.probeL2 = 2; c.fineTune.seed += 1
+        c.fineTune.gradClip = nil; c.fineTune.probeInit.toggle(); c.fineTune.newTagReplayWeight += 0.5; c.fineTune.newTagRows = .probe; c.fineTune.probeL2 = 2; c.fineTune.probeNormalise.toggle(); c.fineTune.seed += 1
         c.prediction.chunkHop += 1; c.prediction.maxChunks += 1; c.prediction.threshold /= 2; c.prediction.topK += 1
         return c
     }

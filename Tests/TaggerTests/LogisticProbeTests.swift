@@ -66,6 +66,7 @@ final class LogisticProbeTests: XCTestCase {
         }
         var config = FineTuneConfig()
         config.batchSize = 4
+        config.probeNormalise = true
         let tuner = try FineTuner(parent: parent, newLabels: ["new"], config: config)
         let result = try tuner.run(train: examples, validation: [], fixedEpochs: 0)
         XCTAssertEqual(result.bestEpoch, 0)
@@ -84,6 +85,20 @@ final class LogisticProbeTests: XCTestCase {
         for (mine, theirs) in zip(weight.data[(2 * d)...], expected.weight) { XCTAssertEqual(mine, theirs / averageNorm, accuracy: 1e-5) }
         XCTAssertEqual(bias.data[2], expected.bias, accuracy: 1e-5)
         XCTAssertNotEqual(expected.weight, [Float](repeating: 0, count: d), "the probe learned something")
+
+        // probe_normalise off (the default): the fit on the raw mean embeddings, used as it is.
+        config.probeNormalise = false
+        let raw = try FineTuner(parent: parent, newLabels: ["new"], config: config).run(train: examples, validation: [], fixedEpochs: 0)
+        let rawRow = raw.bundle.network.stateDict().first { $0.name == "classifier.weight" }!.tensor.data[(2 * d)...]
+        var rawMeans: [Float] = []
+        for example in examples {
+            let input = try Tensor(shape: [example.chunks.count, 1, 16, 16], data: example.chunks.values)
+            let embeddings = try network.forward(input, training: false).embeddings.data
+            rawMeans += (0..<d).map { k in (0..<example.chunks.count).reduce(Float(0)) { $0 + embeddings[$1 * d + k] } / Float(example.chunks.count) }
+        }
+        let rawFit = LogisticProbe.fit(features: rawMeans, dimension: d, targets: examples.map { $0.targets[2] },
+                                       weights: [Float](repeating: 1, count: examples.count), l2: config.probeL2)
+        for (mine, theirs) in zip(rawRow, rawFit.weight) { XCTAssertEqual(mine, theirs, accuracy: 1e-5) }
 
         // Without probe_init the row is the random nn.Linear one, not the fit.
         config.probeInit = false
@@ -112,6 +127,7 @@ final class LogisticProbeTests: XCTestCase {
         }
         var config = FineTuneConfig()
         config.batchSize = 4
+        config.probeNormalise = true
         config.layers = .all
         config.learningRate = 0.01
         let d = 8

@@ -42,10 +42,13 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
     /// it (the replay set) — the probe-initialised output's own probability of each chunk, as the
     /// old labels learn the parent's. 0: those tracks carry no target for the new tag (masked).
     public var newTagReplayWeight: Float = 0
-    public var newTagRows: NewTagRows = .probe
-    /// The probe's L2 penalty per unit of track weight (scikit-learn's 1/C), on L2-normalised
-    /// embeddings: smaller gives sharper probabilities.
-    public var probeL2: Double = 0.1
+    public var newTagRows: NewTagRows = .train
+    /// The probe's L2 penalty per unit of track weight (scikit-learn's 1/C): smaller gives
+    /// sharper probabilities.
+    public var probeL2: Double = 1
+    /// The probe fits the L2-normalised track embeddings (the catalog's), its row then divided by
+    /// their mean norm; off: the raw mean embeddings.
+    public var probeNormalise = false
     public var seed: UInt64 = 0
 
     public init() {}
@@ -54,7 +57,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         case epochs, learningRate = "learning_rate", weightDecay = "weight_decay", layers, batchSize = "batch_size"
         case chunksPerTrack = "chunks_per_track", patience, specAugment = "spec_augment", gradClip = "grad_clip"
         case probeInit = "probe_init", newTagReplayWeight = "new_tag_replay_weight"
-        case newTagRows = "new_tag_rows", probeL2 = "probe_l2", seed
+        case newTagRows = "new_tag_rows", probeL2 = "probe_l2", probeNormalise = "probe_normalise", seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -73,6 +76,7 @@ public struct FineTuneConfig: Codable, Sendable, Equatable {
         newTagReplayWeight = try c.decodeIfPresent(Float.self, forKey: .newTagReplayWeight) ?? d.newTagReplayWeight
         newTagRows = try c.decodeIfPresent(NewTagRows.self, forKey: .newTagRows) ?? d.newTagRows
         probeL2 = try c.decodeIfPresent(Double.self, forKey: .probeL2) ?? d.probeL2
+        probeNormalise = try c.decodeIfPresent(Bool.self, forKey: .probeNormalise) ?? d.probeNormalise
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -193,7 +197,7 @@ public final class FineTuner {
         var train = train, validation = validation
         let holdNewRows = config.probeInit && config.newTagRows == .probe && !newLabels.isEmpty
         if config.probeInit {
-            let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train, l2: config.probeL2)
+            let fitted = try Self.probeInitialise(network, newFrom: parent.labels.count, train, l2: config.probeL2, normalise: config.probeNormalise)
             if config.newTagReplayWeight > 0 {
                 for j in fitted {
                     for e in train.indices where train[e].mask[j] == 0 { train[e].mask[j] = config.newTagReplayWeight; train[e].distil[j] = true }
@@ -255,7 +259,7 @@ public final class FineTuner {
             for (entry, value) in frozenBuffers { entry.assign(value) }
             // Held rows follow the network epoch by epoch: the probe fitted again on its embeddings
             // now, so the validation loss judges the model this epoch would give.
-            if holdNewRows { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected, l2: config.probeL2) }
+            if holdNewRows { try Self.probeInitialise(network, newFrom: parent.labels.count, corrected, l2: config.probeL2, normalise: config.probeNormalise) }
             let record = FineTuneEpoch(epoch: epoch, trainLoss: total / Double(max(1, batches.count)),
                                        valLoss: try evaluate(network, validation, validationTargets, loss),
                                        seconds: Date().timeIntervalSince(started))
@@ -347,13 +351,14 @@ public final class FineTuner {
         }
     }
 
-    /// Sets the classifier rows of labels `newFrom...` to a logistic regression on the network's
-    /// L2-normalised mean embedding (eval mode) of each training track whose example has a target
-    /// for the label (each track weighs its mask), divided by those means' average norm; a label
-    /// without both kinds of example keeps its random row. Returns the labels whose rows were fitted.
+    /// Sets the classifier rows of labels `newFrom...` to a logistic regression (L2 penalty `l2`)
+    /// on the network's mean embedding (eval mode) of each training track whose example has a
+    /// target for the label (each track weighs its mask) — with `normalise`, L2-normalised and the
+    /// row divided by the means' average norm; a label without both kinds of example keeps its
+    /// random row. Returns the labels whose rows were fitted.
     @discardableResult
     static func probeInitialise(_ network: any TaggingNetwork, newFrom first: Int, _ examples: [FineTuneExample],
-                                l2: Double = 1) throws -> [Int] {
+                                l2: Double = 1, normalise: Bool = false) throws -> [Int] {
         var state = Dictionary(uniqueKeysWithValues: network.stateDict().map { ($0.name, $0.tensor) })
         guard var weight = state["classifier.weight"], var bias = state["classifier.bias"], weight.shape.count == 2 else { return [] }
         let l = weight.shape[0], d = weight.shape[1]
@@ -380,16 +385,16 @@ public final class FineTuner {
                 let n = example.chunks.count
                 var mean = [Float](repeating: 0, count: d)
                 for c in 0..<n { for k in 0..<d { mean[k] += rows[c * d + k] / Float(n) } }
-                let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), Float.leastNormalMagnitude)
+                let norm = normalise ? max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), Float.leastNormalMagnitude) : 1
                 features += mean.map { $0 / norm }
                 norms.append(norm)
                 targets.append(example.targets[j])
                 weights.append(example.mask[j])
             }
             guard targets.contains(where: { $0 >= 0.5 }), targets.contains(where: { $0 < 0.5 }) else { continue }
-            // Fitted on the L2-normalised track embeddings (those the catalog stores and similarity
-            // compares), so λ means the same whatever the embedding's scale; the row then acts on
-            // the network's raw embeddings divided by their mean norm.
+            // With `normalise`: fitted on the L2-normalised track embeddings (those the catalog stores
+            // and similarity compares), so λ means the same whatever the embedding's scale; the row
+            // then acts on the network's raw embeddings divided by their mean norm.
             let fit = LogisticProbe.fit(features: features, dimension: d, targets: targets, weights: weights, l2: l2)
             let scale = norms.reduce(0, +) / Float(norms.count)
             weight.data.replaceSubrange((j * d)..<((j + 1) * d), with: fit.weight.map { $0 / scale })
