@@ -25,9 +25,10 @@ public struct SoundFontInfo: Sendable, Equatable {
 /// the Debian General MIDI fonts that are installed. Tracks choose among them per track and
 /// per part (`FontAssignment`), so no tag rests on one font's timbres.
 ///
-/// The default set never includes the fonts held out for evaluation (TimGM6mb and
-/// MuseScore General): a model trained on the default corpus is scored on a corpus rendered
-/// through them alone (`--soundfont /usr/share/sounds/sf2/TimGM6mb.sf2`), which still works.
+/// The default set is an allow-list: the files of the Debian packages the training corpus may
+/// use, taken only as themselves (a default path that is a symbolic link is skipped, whatever
+/// it points at). The soundfonts held out for evaluation are never in it; any font can still be
+/// named with `--soundfont`, which is how a held-out evaluation corpus is rendered.
 public struct SoundFontSet: Sendable, Equatable {
     /// The fonts the tracks render with, in the order given.
     public var fonts: [SoundFontInfo]
@@ -42,18 +43,15 @@ public struct SoundFontSet: Sendable, Equatable {
     public static let defaultTrainingPaths = [
         "/usr/share/sounds/sf2/FluidR3_GM.sf2",       // fluid-soundfont-gm
         "/usr/share/sounds/sf2/FluidR3_GS.sf2",       // fluid-soundfont-gs (GS sound-effect banks only)
-        "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3",   // fluidr3mono-gm-soundfont
+        "/usr/share/fluidr3mono-gm-soundfont/FluidR3Mono_GM.sf3",  // fluidr3mono-gm-soundfont (the file, not its sf3/ link)
         "/usr/share/sounds/sf2/sf_GMbank.sf2",        // csound-soundfont
         "/usr/share/sounds/sf2/OPL-3_FM_128M.sf2",    // opl3-soundfont
     ]
 
-    /// File-name prefixes of the fonts held out for evaluation: never in the default set.
-    public static let heldOutNamePrefixes = ["TimGM6mb", "MuseScore_General"]
-
-    /// By file name, also through a symbolic link (`default-GM.sf2` may point at TimGM6mb).
-    public static func isHeldOut(_ path: String) -> Bool {
-        let names = [path, (path as NSString).resolvingSymlinksInPath].map { ($0 as NSString).lastPathComponent }
-        return names.contains { name in heldOutNamePrefixes.contains { name.hasPrefix($0) } }
+    /// Whether `path` is a symbolic link (not followed): a default that is one is skipped, since
+    /// a link such as `default-GM.sf2` may point at any font.
+    static func isSymbolicLink(_ path: String) -> Bool {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSymbolicLink
     }
 
     /// Where the fonts come from: the explicit list, the environment, the default set.
@@ -69,13 +67,14 @@ public struct SoundFontSet: Sendable, Equatable {
             origin = .environment
         }
         if paths.isEmpty {
-            paths = defaults.filter { !isHeldOut($0) }
+            paths = defaults
             origin = .defaults
         }
         var fonts: [SoundFontInfo] = []
         var skipped: [(path: String, reason: String)] = []
         var seen = Set<String>()
         for path in paths where seen.insert(path).inserted {
+            if origin == .defaults && isSymbolicLink(path) { skipped.append((path, "a symbolic link, not a training font itself")); continue }
             guard FileManager.default.fileExists(atPath: path) else {
                 // A default font that is not installed is skipped; one the user named is an error.
                 if origin == .defaults { skipped.append((path, "not installed")); continue }

@@ -32,7 +32,7 @@ struct DemoCorpusCommand: ParsableCommand {
     var maxSeconds: Double = 60
 
     @Option(name: .long, parsing: .singleValue,
-            help: "SoundFont (.sf2/.sf3) to render with; repeat it or give a comma-separated list to mix fonts per track and per part (default: $TIMBRE_SOUNDFONT, then the installed fonts of the training set, never the held-out TimGM6mb or MuseScore General).")
+            help: "SoundFont (.sf2/.sf3) to render with; repeat it or give a comma-separated list to mix fonts per track and per part (default: $TIMBRE_SOUNDFONT, then the installed fonts of the training set, never a font held out for evaluation).")
     var soundfont: [String] = []
 
     @Option(name: .long, help: "Rendering threads (default: one per core).")

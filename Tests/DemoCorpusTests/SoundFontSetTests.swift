@@ -30,26 +30,28 @@ final class SoundFontSetTests: XCTestCase {
     }
 
     func testTheDefaultSetIsTheInstalledTrainingFontsAndNeverAHeldOutOne() throws {
-        for path in SoundFontSet.defaultTrainingPaths { XCTAssertFalse(SoundFontSet.isHeldOut(path), path) }
-        XCTAssertTrue(SoundFontSet.isHeldOut(TestFonts.timGM))
-        XCTAssertTrue(SoundFontSet.isHeldOut("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"))
-        XCTAssertTrue(SoundFontSet.isHeldOut("/usr/share/sounds/sf2/MuseScore_General.sf2"))
+        let heldOut = ["TimGM6mb", "MuseScore_General"]
+        for path in SoundFontSet.defaultTrainingPaths {
+            XCTAssertFalse(heldOut.contains { (path as NSString).lastPathComponent.hasPrefix($0) }, path)
+            XCTAssertFalse(SoundFontSet.isSymbolicLink(path), "\(path): the training set names files, not links")
+        }
         let link = temporaryPath("default-GM.sf2")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TestFonts.timGM)
-        XCTAssertTrue(SoundFontSet.isHeldOut(link), "a link to a held-out font is held out")
-        XCTAssertEqual(try SoundFontSet.resolve(given: [], environment: [:], defaults: [link, TestFonts.csound]).fonts.map(\.path), [TestFonts.csound])
+        let linked = try SoundFontSet.resolve(given: [], environment: [:], defaults: [link, TestFonts.csound])
+        XCTAssertEqual(linked.fonts.map(\.path), [TestFonts.csound], "a default that is a link (here to a held-out font) is skipped")
+        XCTAssertEqual(linked.skipped.map(\.path), [link])
 
         let set = try SoundFontSet.resolve(given: [], environment: [:])
         XCTAssertGreaterThanOrEqual(set.fonts.count, 3, "scripts/setup installs the training fonts: \(set.fonts.map(\.path)), skipped \(set.skipped)")
-        XCTAssertTrue(set.fonts.allSatisfy { SoundFontSet.defaultTrainingPaths.contains($0.path) && !SoundFontSet.isHeldOut($0.path) })
+        XCTAssertTrue(set.fonts.allSatisfy { SoundFontSet.defaultTrainingPaths.contains($0.path) })
         XCTAssertEqual(set.fonts.first?.path, TestFonts.fluidGM)
         // FluidR3_GS holds only GS sound-effect banks: listed, but skipped with the reason.
         if FileManager.default.fileExists(atPath: TestFonts.fluidGS) {
             XCTAssertEqual(set.skipped.first { $0.path == TestFonts.fluidGS }?.reason, "holds none of the corpus's General MIDI presets")
         }
-        // Even a default list that names a held-out font leaves it out; a missing default is skipped, not an error.
+        // A missing default is skipped, not an error.
         let filtered = try SoundFontSet.resolve(given: [], environment: [:],
-                                                defaults: [TestFonts.timGM, "/nonexistent/Default.sf2", TestFonts.csound])
+                                                defaults: ["/nonexistent/Default.sf2", TestFonts.csound])
         XCTAssertEqual(filtered.fonts.map(\.path), [TestFonts.csound])
         XCTAssertEqual(filtered.skipped.map(\.path), ["/nonexistent/Default.sf2"])
         XCTAssertEqual(error { _ = try SoundFontSet.resolve(given: [], environment: [:], defaults: ["/nonexistent/A.sf2"]) },
@@ -231,7 +233,8 @@ final class SoundFontSetTests: XCTestCase {
         XCTAssertEqual(rows.count, 3)
         for row in rows {
             XCTAssertFalse(row.soundFonts.isEmpty)
-            XCTAssertFalse(row.soundFonts.contains { SoundFontSet.isHeldOut($0) }, "\(row.soundFonts)")
+            let training = Set(SoundFontSet.defaultTrainingPaths.map { ($0 as NSString).lastPathComponent })
+            XCTAssertTrue(Set(row.soundFonts).isSubset(of: training), "\(row.soundFonts)")
         }
     }
 }
