@@ -17,6 +17,8 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "An experiment config whose `audio` and `chunking` sections set the front end.") var config: String?
     @Option(help: "Seed of the split.") var seed: UInt64 = 42
     @Option(help: "Decoding threads (default: all cores).") var threads: Int?
+    @Option(help: "Soft targets for distillation: a CSV path,<tag>,… of probabilities (`timbre soft-labels`); repeatable. Its files without hard labels are prepared with unknown hard tags.")
+    var softLabels: [String] = []
 
     func run() throws {
         let source: LabelSource
@@ -34,6 +36,7 @@ struct PrepareCommand: ParsableCommand {
         options.seed = seed
         options.audioAugmentation = experiment.augmentation.audio
         if let threads { options.threads = max(1, threads) }
+        options.softLabels = softLabels
         let progress = ProgressReporter(label: "prepare", total: nil)
         let variantProgress = VariantProgress()
         let summary = try CorpusPreparer.run(options, progress: { done, total, failed in
@@ -53,7 +56,7 @@ struct PrepareCommand: ParsableCommand {
         }
         print("""
             prepared \(summary.prepared) tracks into \(outputDir) (\(summary.skipped) already done, \(summary.failed.count) failed)
-            \(summary.labels.count) tags: \(summary.labels.joined(separator: ", "))
+            \(summary.labels.count) tags: \(summary.labels.joined(separator: ", "))\(summary.softLabels.isEmpty ? "" : "\n\(summary.softLabels.count) soft tags (distillation targets): \(summary.softLabels.prefix(8).joined(separator: ", "))\(summary.softLabels.count > 8 ? ", …" : "")")
             split: \(CorpusPreparer.splitNames.map { "\($0) \(summary.splitSizes[$0] ?? 0)" }.joined(separator: ", "))
             next: timbre train --config configs/default.yaml --data-dir \(outputDir)
             """)

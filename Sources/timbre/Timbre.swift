@@ -12,6 +12,7 @@ struct Timbre: ParsableCommand {
             SpectrogramCommand.self,
             DemoCorpusCommand.self,
             PrepareCommand.self,
+            SoftLabelsCommand.self,
             TrainCommand.self,
             EvaluateCommand.self,
             EvaluateRetrievalCommand.self,

@@ -24,6 +24,18 @@ final class ShippedConfigTests: XCTestCase {
         let baseline = try ExperimentConfig.load(configs.appendingPathComponent("baseline_8genres.yaml").path)
         XCTAssertEqual(baseline.model.kind, .baseline)
         XCTAssertFalse(baseline.augmentation.specAugment)
+        // The default model's experiment table (models/default/README.md).
+        let table = configs.appendingPathComponent("experiments")
+        let rows = try FileManager.default.contentsOfDirectory(atPath: table.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertEqual(rows, ["baseline.yaml", "resnet-noattn.yaml", "resnet-se-audioaug.yaml", "resnet-se-deep.yaml", "resnet-se.yaml"])
+        for name in rows {
+            var config = try ExperimentConfig.load(table.appendingPathComponent(name).path)
+            XCTAssertEqual(config.problems, [], name)
+            XCTAssertEqual(config.experimentName, "exp-" + name.replacingOccurrences(of: ".yaml", with: ""))
+            config.model.numGenres = 27
+            XCTAssertEqual(config.model.problems, [], name)
+            XCTAssertEqual(config.augmentation.audio.enabled, name == "resnet-se-audioaug.yaml", name)
+        }
         let lstm = try ExperimentConfig.load(configs.appendingPathComponent("cnn_lstm.yaml").path)
         XCTAssertEqual(lstm.model.kind, .cnnLSTM)
         XCTAssertEqual([lstm.model.lstmHidden, lstm.model.lstmLayers], [128, 1])

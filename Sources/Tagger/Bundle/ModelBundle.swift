@@ -14,11 +14,13 @@ import NeuralNet
 /// | `normalization` | `InputNormalization`: (dB − mean) / std applied to every chunk |
 /// | `metrics` | test/validation metrics of the run (informational) |
 /// | `training` | experiment name, epoch, creation time (informational) |
+/// | `soft_labels` | the labels learnt from a teacher's soft targets (distillation), a suffix of `labels`; absent when none |
 ///
 /// A PyTorch `state_dict` saved with `safetensors.torch.save_file(..., metadata=...)` with the
 /// same metadata loads here and predicts the same.
 public struct ModelBundle {
     public static let format = "timbre-model/1"
+    public static let softLabelsKey = "soft_labels"
     public var network: any TaggingNetwork
     public var labels: [String]
     public var frontEnd: FrontEnd
@@ -30,6 +32,21 @@ public struct ModelBundle {
                 normalization: InputNormalization, info: [String: String] = [:]) {
         self.network = network; self.labels = labels; self.frontEnd = frontEnd
         self.normalization = normalization; self.info = info
+    }
+
+    /// The labels learnt by distillation from a teacher (`soft_labels`), the last outputs;
+    /// empty for most models (and for metadata that does not name a suffix of `labels`).
+    public var softLabels: [String] {
+        guard let text = info[Self.softLabelsKey],
+              let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
+              names.count <= labels.count, Array(labels.suffix(names.count)) == names else { return [] }
+        return names
+    }
+
+    /// The labels learnt from hard tags: `labels` without `softLabels`, in output order.
+    public var hardLabels: [String] {
+        let soft = Set(softLabels)
+        return labels.filter { !soft.contains($0) }
     }
 
     /// The whole file's bytes (what `write` puts on disk).

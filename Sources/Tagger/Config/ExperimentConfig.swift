@@ -56,6 +56,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var maxPosWeight: Float = 20
     /// Training chunks per track per epoch, sampled anew each epoch (nil: all of them).
     public var chunksPerTrack: Int? = nil
+    /// Weight of a soft (distillation) target against a hard tag, when the prepared data has
+    /// soft labels (`timbre prepare --soft-labels`); 0 ignores them and the tracks that have only them.
+    public var distillationWeight: Float = 1
 
     public init() {}
 
@@ -65,6 +68,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case warmupEpochs = "warmup_epochs", gradClip = "grad_clip", accumulationSteps = "accumulation_steps"
         case earlyStoppingMetric = "early_stopping_metric", earlyStoppingPatience = "early_stopping_patience"
         case posWeight = "pos_weight", maxPosWeight = "max_pos_weight", chunksPerTrack = "chunks_per_track"
+        case distillationWeight = "distillation_weight"
     }
 }
 
@@ -124,6 +128,7 @@ extension ExperimentConfig {
         if t.accumulationSteps < 1 { found.append("training.accumulation_steps must be at least 1") }
         if !["auto", "none"].contains(t.posWeight) { found.append("training.pos_weight must be auto or none, got \(t.posWeight)") }
         if let c = t.chunksPerTrack, c < 1 { found.append("training.chunks_per_track must be at least 1") }
+        if !(t.distillationWeight >= 0) || !t.distillationWeight.isFinite { found.append("training.distillation_weight must be 0 or more") }
         if augmentation.mixupAlpha < 0 { found.append("augmentation.mixup_alpha must be >= 0") }
         found += augmentation.audio.problems
         if prediction.chunkHop < 1 || prediction.maxChunks < 1 { found.append("prediction.chunk_hop and max_chunks must be at least 1") }

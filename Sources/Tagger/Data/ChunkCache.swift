@@ -26,15 +26,19 @@ public struct ChunkCacheIndex: Codable, Sendable, Equatable {
     public var variants: [CachedVariant]?
     /// What the variants were rendered with; rendering with other settings replaces them.
     public var variantSettings: AudioVariantSettings?
+    /// The soft (distillation) tags, after `labels` in a model's outputs; nil when the corpus
+    /// was prepared without `--soft-labels`.
+    public var softLabels: [String]?
 
     enum CodingKeys: String, CodingKey {
         case version, chunkShape = "chunk_shape", frontEnd = "front_end", labels, tracks, failures, shardCount = "shard_count"
-        case variants, variantSettings = "variant_settings"
+        case variants, variantSettings = "variant_settings", softLabels = "soft_labels"
     }
 }
 
 public struct CachedTrack: Codable, Sendable, Equatable {
     public var path: String
+    /// The hard tags; empty for a track whose hard tags are unknown (one only in `--soft-labels`).
     public var tags: [String]
     /// "train", "val" or "test"; empty until the split is made.
     public var split: String
@@ -43,9 +47,11 @@ public struct CachedTrack: Codable, Sendable, Equatable {
     public var firstChunk: Int
     public var chunkCount: Int
     public var duration: Double
+    /// Its known soft-tag values (see `SoftLabelTable`); nil when it has none.
+    public var soft: [String: Float]?
 
     enum CodingKeys: String, CodingKey {
-        case path, tags, split, shard, firstChunk = "first_chunk", chunkCount = "chunk_count", duration
+        case path, tags, split, shard, firstChunk = "first_chunk", chunkCount = "chunk_count", duration, soft
     }
 }
 
@@ -182,11 +188,16 @@ public final class ChunkCacheWriter {
         try writeIndex()
     }
 
-    /// Sets the vocabulary and every track's split (by path), and saves the index.
-    public func finish(labels: [String], splits: [String: String]) throws(ChunkCacheError) {
+    /// Sets the vocabulary, every track's split (by path) and its soft-tag values (from `soft`, so
+    /// a rerun with another soft-label file replaces them), and saves the index.
+    public func finish(labels: [String], splits: [String: String], soft: SoftLabelTable? = nil) throws(ChunkCacheError) {
         try flush()
         index.labels = labels
-        for i in index.tracks.indices { index.tracks[i].split = splits[index.tracks[i].path] ?? index.tracks[i].split }
+        index.softLabels = soft?.labels
+        for i in index.tracks.indices {
+            index.tracks[i].split = splits[index.tracks[i].path] ?? index.tracks[i].split
+            index.tracks[i].soft = soft?.rows[index.tracks[i].path].flatMap { $0.isEmpty ? nil : $0 }
+        }
         // Only training tracks keep variants (a track can change split when files are added).
         let training = Set(index.tracks.filter { $0.split == "train" }.map(\.path))
         if let variants = index.variants {

@@ -19,6 +19,9 @@ public struct PrepareOptions: Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// With `enabled`, augmented variants of the training tracks are rendered after the split.
     public var audioAugmentation = AudioAugmentationConfig()
+    /// Soft-label CSVs (`SoftLabelTable`): distillation targets; their files that have no hard
+    /// labels are prepared as tracks whose hard tags are unknown.
+    public var softLabels: [String] = []
 
     public init(audioDirectory: String, outputDirectory: String, labels: LabelSource) {
         self.audioDirectory = audioDirectory; self.outputDirectory = outputDirectory; self.labels = labels
@@ -32,6 +35,8 @@ public struct PrepareSummary: Sendable {
     public var labels: [String]
     public var splitSizes: [String: Int]
     public var variants = VariantSummary()
+    /// The soft tags (empty without `--soft-labels`).
+    public var softLabels: [String] = []
 }
 
 public enum CorpusPreparer {
@@ -41,12 +46,13 @@ public enum CorpusPreparer {
                            variantProgress: (@Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void)? = nil) throws -> PrepareSummary {
         if options.audioAugmentation.enabled { try AudioVariantRenderer.check(options.audioAugmentation) }  // before hours of decoding
         let files = try audioFiles(under: options.audioDirectory)
-        let labelled: [LabeledTrack]
+        var labelled: [LabeledTrack]
         switch options.labels {
         case .csv(let path): labelled = try LabelTable.read(csvAt: path, audioDirectory: options.audioDirectory)
         case .folders: labelled = try LabelTable.fromFolders(audioDirectory: options.audioDirectory, files: files)
         case .fileTags: labelled = files.map { LabeledTrack(path: $0, tags: []) }  // read while decoding
         }
+        let soft = try softLabels(options, labelled: &labelled)
         let spectrogram = try LogMelSpectrogram(options.spectrogram)
         let writer = try ChunkCacheWriter(directory: options.outputDirectory,
                                           chunkShape: [options.spectrogram.nMels, options.chunking.frames],
@@ -85,21 +91,45 @@ public enum CorpusPreparer {
         // depend on which thread finished first.
         let tracks = writer.index.tracks.sorted { $0.path < $1.path }
         let vocabulary = Set(tracks.flatMap(\.tags)).sorted()
+        if let soft, case let clash = Set(soft.labels).intersection(vocabulary), !clash.isEmpty {
+            throw LabelError(file: options.softLabels.joined(separator: ", "), problems: clash.sorted().map {
+                "the soft tag \($0) is also a hard tag; soft tags are separate outputs, so give them a prefix (timbre soft-labels --prefix)"
+            })
+        }
         let position = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
         let assignment = IterativeStratification.split(
             labels: tracks.map { $0.tags.compactMap { position[$0] } }, proportions: options.splits, seed: options.seed)
         var splits: [String: String] = [:]
         for (track, subset) in zip(tracks, assignment) { splits[track.path] = splitNames[subset] }
-        try writer.finish(labels: vocabulary, splits: splits)
+        try writer.finish(labels: vocabulary, splits: splits, soft: soft)
         var sizes: [String: Int] = [:]
         for name in splits.values { sizes[name, default: 0] += 1 }
         var summary = PrepareSummary(prepared: writer.index.tracks.count, failed: writer.index.failures,
-                                     skipped: labelled.count - todo.count, labels: vocabulary, splitSizes: sizes)
+                                     skipped: labelled.count - todo.count, labels: vocabulary, splitSizes: sizes,
+                                     softLabels: soft?.labels ?? [])
         if options.audioAugmentation.enabled {
             summary.variants = try AudioVariantRenderer.render(options, writer: writer, spectrogram: spectrogram,
                                                                progress: variantProgress ?? { _, _, _ in })
         }
         return summary
+    }
+
+    /// The merged soft-label files (nil when none are given); their paths that have no hard
+    /// labels join `labelled` with no tags. Every path must name a file under the audio directory.
+    static func softLabels(_ options: PrepareOptions, labelled: inout [LabeledTrack]) throws -> SoftLabelTable? {
+        guard !options.softLabels.isEmpty else { return nil }
+        var tables: [(file: String, table: SoftLabelTable)] = []
+        for file in options.softLabels { tables.append((file, try SoftLabelTable.read(csvAt: file))) }
+        let soft = try SoftLabelTable.merged(tables)
+        let missing = soft.rows.keys.filter {
+            !FileManager.default.fileExists(atPath: (options.audioDirectory as NSString).appendingPathComponent($0))
+        }.sorted()
+        guard missing.isEmpty else {
+            throw LabelError(file: options.softLabels.joined(separator: ", "), problems: missing.map { "\($0) is not a file under \(options.audioDirectory)" })
+        }
+        let known = Set(labelled.map(\.path))
+        labelled += soft.rows.keys.filter { !known.contains($0) }.sorted().map { LabeledTrack(path: $0, tags: []) }
+        return soft
     }
 
     /// Supported audio files under `directory`, relative paths, sorted; hidden files skipped.

@@ -13,7 +13,8 @@ public enum Evaluation {
         }
         let missing = cache.index.labels.filter { !bundle.labels.contains($0) }
         guard missing.isEmpty else { throw EvaluationError.labelMismatch(missing: missing) }
-        let data = TrainingData(cache: cache, split: split, labels: bundle.labels)
+        // Hard labels first, soft after, as the model was trained (`Trainer.bundle`).
+        let data = TrainingData(cache: cache, split: split, labels: bundle.hardLabels, softLabels: bundle.softLabels)
         guard !data.tracks.isEmpty else { throw EvaluationError.emptySplit(split) }
         return try Trainer.evaluate(network: bundle.network, data: data, normalization: bundle.normalization,
                                     loss: BCEWithLogitsLoss()).metrics
@@ -40,7 +41,13 @@ public enum Evaluation {
             }
             progress(i + 1, tracks.count)
         }
-        let metrics = try MultiLabelMetrics.compute(probabilities: probabilities, targets: targets, labels: bundle.labels)
+        // Metrics on the hard labels only: a distilled model's teacher tags have no truth here.
+        let l = bundle.labels.count
+        let hard = bundle.labels.indices.filter { !Set(bundle.softLabels).contains(bundle.labels[$0]) }
+        let rows = probabilities.count / l
+        let metrics = try MultiLabelMetrics.compute(
+            probabilities: (0..<rows).flatMap { i in hard.map { probabilities[i * l + $0] } },
+            targets: (0..<rows).flatMap { i in hard.map { targets[i * l + $0] } }, labels: hard.map { bundle.labels[$0] })
         return (metrics, failures)
     }
 }

@@ -64,27 +64,37 @@ public final class Trainer {
 
     public init(config: ExperimentConfig, cache: ChunkCache, observer: TrainingObserver?) throws {
         var config = config
-        let labels = cache.index.labels
-        guard !labels.isEmpty else { throw TrainingError.notEnoughData("the prepared data has no labels; rerun `timbre prepare`") }
+        let weight = config.training.distillationWeight
+        let soft = weight > 0 ? cache.index.softLabels ?? [] : []
+        let labels = cache.index.labels + soft
+        guard !cache.index.labels.isEmpty else { throw TrainingError.notEnoughData("the prepared data has no labels; rerun `timbre prepare`") }
         if config.model.numGenres == 0 { config.model.numGenres = labels.count }
         guard config.model.numGenres == labels.count else {
-            throw TrainingError.invalidConfig(["model.num_genres is \(config.model.numGenres) but the prepared data has \(labels.count) tags (\(labels.prefix(8).joined(separator: ", "))…); use --num-genres \(labels.count) or leave it out"])
+            let softNote = soft.isEmpty ? "" : " (\(cache.index.labels.count) tags and \(soft.count) soft tags)"
+            throw TrainingError.invalidConfig(["model.num_genres is \(config.model.numGenres) but the prepared data has \(labels.count) tags\(softNote) (\(labels.prefix(8).joined(separator: ", "))…); use --num-genres \(labels.count) or leave it out"])
         }
         let problems = config.problems
         guard problems.isEmpty else { throw TrainingError.invalidConfig(problems) }
         self.config = config
         self.observer = observer
         let audio = config.augmentation.audio
-        train = TrainingData(cache: cache, split: "train", audioVariants: audio.enabled ? audio.variants : 0)
+        train = TrainingData(cache: cache, split: "train", softLabels: soft, softWeight: weight,
+                             audioVariants: audio.enabled ? audio.variants : 0)
         if audio.enabled, let problem = train.audioVariantProblem(audio, dataDirectory: config.dataDir) {
             throw TrainingError.invalidConfig([problem])
         }
         if audio.enabled {
             observer?.message("audio augmentation: \(train.variantCount) variants of \(train.tracks.count) training tracks, each example from one with probability \(audio.probability)")
         }
-        validation = TrainingData(cache: cache, split: "val")
+        if !soft.isEmpty {
+            let unlabelled = train.tracks.count - train.hardLabelledTracks.count
+            observer?.message("distillation: \(soft.count) soft tags (weight \(weight)), \(unlabelled) of \(train.tracks.count) training tracks with soft targets only")
+        }
+        validation = TrainingData(cache: cache, split: "val", softLabels: soft, softWeight: weight)
         guard train.chunkCount >= 2 else { throw TrainingError.notEnoughData("the train split has \(train.chunkCount) chunks") }
-        guard validation.chunkCount >= 1 else { throw TrainingError.notEnoughData("the validation split is empty") }
+        guard validation.chunkCount >= 1, !validation.hardLabelledTracks.isEmpty else {
+            throw TrainingError.notEnoughData("the validation split has no track with known tags")
+        }
         guard let spectrogram = try? JSONDecoder().decode(SpectrogramConfig.self, from: Data(cache.index.frontEnd.utf8)) else {
             throw TrainingError.notEnoughData("the prepared data does not record its audio front end")
         }
@@ -124,7 +134,7 @@ public final class Trainer {
         try ConfigLayering.yaml(config, over: ExperimentConfig())
             .write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         let t = config.training
-        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
+        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0]), mask = Tensor(zeros: [0])
         var ranNow = 0
         while history.count < t.epochs && epochsWithoutImprovement < t.earlyStoppingPatience && ranNow < (epochLimit ?? .max) {
             ranNow += 1
@@ -141,9 +151,9 @@ public final class Trainer {
             for b in 0..<batches {
                 let batch = items[(b * t.batchSize)..<((b + 1) * t.batchSize)]
                 try train.fill(batch: batch, normalization: normalization, augmentation: config.augmentation,
-                               rng: &rng, input: &input, target: &target)
+                               rng: &rng, input: &input, target: &target, mask: &mask)
                 let output = try network.forward(input, training: true)
-                var (value, gradient) = try loss(logits: output.logits, targets: target)
+                var (value, gradient) = try loss(logits: output.logits, targets: target, mask: train.masks == nil ? nil : mask)
                 guard value.isFinite else { throw TrainingError.diverged(epoch: epoch, step: b + 1, loss: value) }
                 if t.accumulationSteps > 1 {
                     let scale = 1 / Float(t.accumulationSteps)
@@ -197,10 +207,14 @@ public final class Trainer {
     }
 
     public func bundle(info: [String: String]) -> ModelBundle {
-        ModelBundle(network: network, labels: train.labels, frontEnd: frontEnd, normalization: normalization, info: info)
+        var info = info
+        let soft = Array(train.labels[train.hardLabelCount...])
+        if !soft.isEmpty { info[ModelBundle.softLabelsKey] = json(soft) }
+        return ModelBundle(network: network, labels: train.labels, frontEnd: frontEnd, normalization: normalization, info: info)
     }
 
-    /// Chunk-level loss and track-level metrics (mean chunk probability per track).
+    /// Chunk-level loss (masked where targets are unknown) and track-level metrics (mean chunk
+    /// probability per track) on the hard tags, over the tracks that know them.
     func evaluate(_ data: TrainingData) throws -> (loss: Double, metrics: MultiLabelMetrics) {
         try Trainer.evaluate(network: network, data: data, normalization: normalization, loss: loss)
     }
@@ -212,14 +226,14 @@ public final class Trainer {
         let l = data.labels.count
         var sums = [Float](repeating: 0, count: data.tracks.count * l)
         var counts = [Float](repeating: 0, count: data.tracks.count)
-        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0])
+        var input = Tensor(zeros: [0]), target = Tensor(zeros: [0]), mask = Tensor(zeros: [0])
         var totalLoss = 0.0
         var start = 0
         while start < items.count {
             let batch = items[start..<min(start + batchSize, items.count)]
-            try data.fill(batch: batch, normalization: normalization, augmentation: nil, rng: &rng, input: &input, target: &target)
+            try data.fill(batch: batch, normalization: normalization, augmentation: nil, rng: &rng, input: &input, target: &target, mask: &mask)
             let output = try network.forward(input, training: false)
-            totalLoss += Double(try loss(logits: output.logits, targets: target).loss) * Double(batch.count)
+            totalLoss += Double(try loss(logits: output.logits, targets: target, mask: data.masks == nil ? nil : mask).loss) * Double(batch.count)
             for (i, item) in batch.enumerated() {
                 for j in 0..<l { sums[item.track * l + j] += sigmoid(output.logits.data[i * l + j]) }
                 counts[item.track] += 1
@@ -227,7 +241,11 @@ public final class Trainer {
             start += batchSize
         }
         for t in 0..<data.tracks.count where counts[t] > 0 { for j in 0..<l { sums[t * l + j] /= counts[t] } }
-        let metrics = try MultiLabelMetrics.compute(probabilities: sums, targets: data.targets.flatMap { $0 }, labels: data.labels)
+        let h = data.hardLabelCount
+        let rows = data.masks == nil ? Array(data.tracks.indices) : data.hardLabelledTracks
+        let metrics = try MultiLabelMetrics.compute(
+            probabilities: rows.flatMap { t in sums[(t * l)..<(t * l + h)] },
+            targets: rows.flatMap { data.targets[$0][..<h] }, labels: Array(data.labels[..<h]))
         return (totalLoss / Double(max(1, items.count)), metrics)
     }
 
