@@ -6,12 +6,12 @@
 #   tools/experiments/table.sh [NAME ...]         (NAME: a config's file name without .yaml)
 #
 # Environment: TIMBRE (the binary, default .build/release/timbre), DATA (prepared corpus, default
-# data/demo1500-prepared), HELDOUT (audio + labels.csv, default data/heldout-v2), RESULTS (default
+# each config's data_dir), HELDOUT (audio + labels.csv, default data/heldout-v2), RESULTS (default
 # bench-results/experiments). Resumable: a finished row is skipped, an interrupted one resumes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TIMBRE=${TIMBRE:-.build/release/timbre}
-DATA=${DATA:-data/demo1500-prepared}
+DATA_OVERRIDE=${DATA:-}
 HELDOUT=${HELDOUT:-data/heldout-v2}
 RESULTS=${RESULTS:-bench-results/experiments}
 mkdir -p "$RESULTS"
@@ -23,6 +23,7 @@ for name in "${names[@]}"; do
   config=configs/experiments/$name.yaml
   [ -f "$config" ] || { echo "no config $config" >&2; exit 2; }
   run=models/trained_models/exp-$name
+  DATA=${DATA_OVERRIDE:-$(sed -n 's/^data_dir: *//p' "$config" | head -1)}
   if [ -s "$RESULTS/$name.heldout.json" ]; then echo "== $name: done ($RESULTS/$name.heldout.json)"; continue; fi
   echo "== $name: train ($(date -u +%H:%M:%S))"
   resume=()
