@@ -27,22 +27,11 @@ done
 case "$model" in MTT_musicnn|MSD_musicnn) ;; *) echo "import.sh: --model must be MTT_musicnn or MSD_musicnn, got $model" >&2; exit 2 ;; esac
 out="${out:-$root/models/musicnn/$model.safetensors}"
 
+. "$here/wheel.sh"
 venv="$root/tools/.venv-musicnn"
-if [ ! -x "$venv/bin/python" ]; then
-    echo "creating $venv (TensorFlow, a few minutes the first time)"
-    "${TIMBRE_PYTHON:-python3}" -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
+musicnn_venv "$venv"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-echo "downloading musicnn 0.1.0 from PyPI"
-"$venv/bin/python" -m pip download -q --no-deps --only-binary=:all: musicnn==0.1.0 -d "$work"
-"$venv/bin/python" - "$work" <<'PY'
-import glob, sys, zipfile
-work = sys.argv[1]
-wheel = glob.glob(f"{work}/musicnn-0.1.0-*.whl")[0]
-with zipfile.ZipFile(wheel) as z:
-    z.extractall(work, [n for n in z.namelist() if n.startswith("musicnn/")])
-PY
+musicnn_wheel "$venv" "$work"
 "$venv/bin/python" "$here/convert.py" --package "$work/musicnn" --model "$model" --out "$out"

@@ -153,6 +153,12 @@ def write_bundle(path: str, v: dict[str, np.ndarray], labels: list[str], mels: i
 def tf_forward(v: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
     """musicnn's inference graph on patches x (B, T, F) float32: logits, sigmoid probabilities
     and the penultimate layer (the embedding), each per patch."""
+    return {k: t.numpy() for k, t in tf_graph(v, x).items()}
+
+
+def tf_graph(v: dict[str, np.ndarray], x) -> dict:
+    """`tf_forward`'s ops as tensors, eager or inside a `tf.function` (x: (B, T, F) float32, B
+    may be unknown), so a caller can trace the graph once and run it on any number of patches."""
     import tensorflow as tf
 
     def bn(t, i):
@@ -168,7 +174,7 @@ def tf_forward(v: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]
         w = t.shape[2]
         return tf.squeeze(tf.nn.max_pool2d(t, ksize=[1, w], strides=[1, w], padding="VALID"), [2])
 
-    x = tf.constant(x, dtype=tf.float32)
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
     inp = bn(tf.expand_dims(x, 3), 0)
     pad7 = tf.pad(inp, [[0, 0], [3, 3], [0, 0], [0, 0]], "CONSTANT")
     front = [freq_pool(bn(conv(pad7, i, "VALID"), 1 + i)) for i in range(2)]
@@ -191,10 +197,9 @@ def tf_forward(v: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]
 
     max_pool = tf.reduce_max(features, axis=1)
     mean_pool, _ = tf.nn.moments(features, axes=[1])
-    flat = tf.reshape(tf.concat([max_pool, mean_pool], 2), [x.shape[0], -1])
+    flat = tf.reshape(tf.concat([max_pool, mean_pool], 2), [tf.shape(x)[0], -1])
     flat = bn(flat, 9)
     dense = tf.nn.relu(tf.matmul(flat, v["dense/kernel"]) + v["dense/bias"])
     penultimate = bn(dense, 10)
     logits = tf.matmul(penultimate, v["dense_1/kernel"]) + v["dense_1/bias"]
-    return {"logits": logits.numpy(), "probabilities": tf.nn.sigmoid(logits).numpy(),
-            "embeddings": penultimate.numpy()}
+    return {"logits": logits, "probabilities": tf.nn.sigmoid(logits), "embeddings": penultimate}
