@@ -28,7 +28,8 @@ struct SoftLabelsCommand: ParsableCommand {
         let bundle = try ModelBundle.read(from: model)
         let predictor = try Predictor(bundle: bundle)
         let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let labels = bundle.labels.map { (prefix ?? normalizeTag(stem) + ":") + $0 }
+        // Spelled as `prepare` reads them ("No Vocals" → "no-vocals"), so a rerun recognises its file.
+        let labels = bundle.labels.map { normalizeTag((prefix ?? normalizeTag(stem) + ":") + $0) }
         let folder = under.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         let files = try CorpusPreparer.audioFiles(under: audioDir).filter { folder == nil || $0.hasPrefix(folder!) }
         guard !files.isEmpty else { throw CommandFailure("\(audioDir)\(under.map { "/" + $0 } ?? ""): no audio files") }

@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
         let cache = try ChunkCache(directory: experiment.dataDir)
         let observer = TrainingProgress()
         let trainer = try Trainer(config: experiment, cache: cache, observer: observer)
-        print("training \(experiment.experimentName): \(trainer.parameterCount) parameters, \(cache.index.labels.count) tags, run directory \(trainer.runDirectory.path)")
+        print("training \(experiment.experimentName): \(trainer.parameterCount) parameters, \(cache.index.labels.count) tags\(trainer.softLabelCount > 0 ? " + \(trainer.softLabelCount) soft tags" : ""), run directory \(trainer.runDirectory.path)")
         try trainer.run(resume: resume, epochLimit: stopAfter)
         if trainer.history.count < experiment.training.epochs && !trainer.stoppedEarly {
             print("stopped after epoch \(trainer.history.count) of \(experiment.training.epochs); continue with the same command and --resume")

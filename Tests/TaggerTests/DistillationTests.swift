@@ -120,6 +120,14 @@ final class DistillationTests: XCTestCase {
         XCTAssertEqual(row("track6.wav").mask, [1, 1, 1, 0.5, 0], "t:noisy unknown for track 6")
         XCTAssertEqual(row("track1.wav").mask, [1, 1, 1, 0, 0])
         XCTAssertEqual(all.positiveWeights(cap: 20).suffix(2), [1, 1], "teacher probabilities are matched as they are")
+        // Soft-only tracks may give more chunks an epoch than labelled ones.
+        var draw = Xoshiro256StarStar(seed: 1)
+        let picked = all.items(perTrack: 1, softOnlyPerTrack: 3, using: &draw)
+        let softOnlyPositions = Set(all.tracks.indices.filter { cache.index.tracks[all.tracks[$0]].tags.isEmpty })
+        for position in all.tracks.indices {
+            let expected = min(softOnlyPositions.contains(position) ? 3 : 1, cache.index.tracks[all.tracks[position]].chunkCount)
+            XCTAssertEqual(picked.filter { $0.track == position }.count, expected, "track \(position)")
+        }
         let hardOnly = TrainingData(cache: cache, split: "all")
         XCTAssertEqual(hardOnly.tracks.count, 12)
         XCTAssertNil(hardOnly.masks)
@@ -188,6 +196,8 @@ final class DistillationTests: XCTestCase {
         XCTAssertEqual(try ModelBundle.read(from: plain.bestModelURL.path).labels, ["high", "low", "quiet"])
         XCTAssertEqual(try ModelBundle.read(from: plain.bestModelURL.path).softLabels, [])
         config.training.distillationWeight = -1
+        config.training.softOnlyChunksPerTrack = 0
         XCTAssertTrue(config.problems.contains { $0.contains("distillation_weight") })
+        XCTAssertTrue(config.problems.contains { $0.contains("soft_only_chunks_per_track") })
     }
 }

@@ -31,8 +31,10 @@ demo=$(realpath "$DEMO/audio"); real=$(realpath "$REAL")
   mkdir -p "$OUT/audio/demo/$(dirname "$f")"; ln -sfn "$demo/$f" "$OUT/audio/demo/$f"; done
 (cd "$real" && find . -type f) | while read -r f; do
   mkdir -p "$OUT/audio/real/$(dirname "$f")"; ln -sfn "$real/$f" "$OUT/audio/real/$f"; done
-# The demo labels, their paths under demo/ (the real recordings have no hard labels).
-awk -F, 'NR == 1 { print; next } { print "demo/" $0 }' "$DEMO/labels.csv" > "$OUT/labels.csv"
+# The demo labels (paths relative to $DEMO, under audio/), their paths under demo/ (the real
+# recordings have no hard labels).
+awk 'NR == 1 { print; next } /^"/ { sub(/^"(audio\/)?/, "\"demo/"); print; next } { sub(/^(audio\/)?/, "demo/"); print }' \
+    "$DEMO/labels.csv" > "$OUT/labels.csv"
 
 soft=()
 for teacher in MTT MSD; do

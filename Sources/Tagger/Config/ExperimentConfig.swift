@@ -59,6 +59,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Weight of a soft (distillation) target against a hard tag, when the prepared data has
     /// soft labels (`timbre prepare --soft-labels`); 0 ignores them and the tracks that have only them.
     public var distillationWeight: Float = 1
+    /// Training chunks per epoch of a track with soft targets only (a real recording only a
+    /// teacher labelled, usually long); nil: `chunks_per_track`.
+    public var softOnlyChunksPerTrack: Int? = nil
 
     public init() {}
 
@@ -68,7 +71,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case warmupEpochs = "warmup_epochs", gradClip = "grad_clip", accumulationSteps = "accumulation_steps"
         case earlyStoppingMetric = "early_stopping_metric", earlyStoppingPatience = "early_stopping_patience"
         case posWeight = "pos_weight", maxPosWeight = "max_pos_weight", chunksPerTrack = "chunks_per_track"
-        case distillationWeight = "distillation_weight"
+        case distillationWeight = "distillation_weight", softOnlyChunksPerTrack = "soft_only_chunks_per_track"
     }
 }
 
@@ -129,6 +132,7 @@ extension ExperimentConfig {
         if !["auto", "none"].contains(t.posWeight) { found.append("training.pos_weight must be auto or none, got \(t.posWeight)") }
         if let c = t.chunksPerTrack, c < 1 { found.append("training.chunks_per_track must be at least 1") }
         if !(t.distillationWeight >= 0) || !t.distillationWeight.isFinite { found.append("training.distillation_weight must be 0 or more") }
+        if let c = t.softOnlyChunksPerTrack, c < 1 { found.append("training.soft_only_chunks_per_track must be at least 1") }
         if augmentation.mixupAlpha < 0 { found.append("augmentation.mixup_alpha must be >= 0") }
         found += augmentation.audio.problems
         if prediction.chunkHop < 1 || prediction.maxChunks < 1 { found.append("prediction.chunk_hop and max_chunks must be at least 1") }

@@ -120,6 +120,9 @@ public final class Trainer {
         scheduler = LRScheduler(baseLR: t.learningRate, schedule: schedule, warmupSteps: t.warmupEpochs)
     }
 
+    /// Outputs learnt from soft targets (distillation), after the hard tags.
+    public var softLabelCount: Int { train.labels.count - train.hardLabelCount }
+
     enum Mode { case min, max }
     var metricMode: Mode { config.training.earlyStoppingMetric.hasSuffix("loss") ? .min : .max }
 
@@ -141,7 +144,7 @@ public final class Trainer {
             let epoch = history.count + 1
             optimizer.learningRate = scheduler.learningRate
             var rng = Xoshiro256StarStar(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)
-            var items = train.items(perTrack: t.chunksPerTrack, using: &rng)
+            var items = train.items(perTrack: t.chunksPerTrack, softOnlyPerTrack: t.softOnlyChunksPerTrack, using: &rng)
             items.shuffle(using: &rng)
             let batches = items.count / t.batchSize  // a last partial batch is dropped (batch norm)
             guard batches > 0 else { throw TrainingError.notEnoughData("\(items.count) training chunks make no batch of \(t.batchSize)") }

@@ -60,15 +60,17 @@ public struct TrainingData {
     public var chunkCount: Int { tracks.reduce(0) { $0 + cache.index.tracks[$1].chunkCount } }
 
     /// (track position in `tracks`, chunk) pairs; with `perTrack`, at most that many chunks of
-    /// each track, drawn anew from `rng`.
-    public func items(perTrack: Int?, using rng: inout Xoshiro256StarStar) -> [(track: Int, chunk: Int)] {
+    /// each track, drawn anew from `rng` — of a track whose hard tags are unknown (soft targets
+    /// only), `softOnlyPerTrack` when given.
+    public func items(perTrack: Int?, softOnlyPerTrack: Int? = nil, using rng: inout Xoshiro256StarStar) -> [(track: Int, chunk: Int)] {
         var result: [(Int, Int)] = []
         for (position, t) in tracks.enumerated() {
             let count = cache.index.tracks[t].chunkCount
-            if let perTrack, perTrack < count {
+            let limit = cache.index.tracks[t].tags.isEmpty ? softOnlyPerTrack ?? perTrack : perTrack
+            if let limit, limit < count {
                 var chosen = Array(0..<count)
                 chosen.shuffle(using: &rng)
-                result += chosen.prefix(perTrack).sorted().map { (position, $0) }
+                result += chosen.prefix(limit).sorted().map { (position, $0) }
             } else {
                 result += (0..<count).map { (position, $0) }
             }
