@@ -93,4 +93,35 @@ final class SplitPassTests: XCTestCase {
             }
         }
     }
+
+    /// The finite check rides on the column sums: a NaN or infinity in any row, any worker's
+    /// part, is still refused, and huge but finite values are not mistaken for one.
+    func testNaNAndInfinityAreRefusedAtAnySplit() throws {
+        let n = 6_000, d = 4
+        var points = blobs(count: n, dimension: d, k: 2, seed: 3)
+        let initial = Array(points[0..<(2 * d)])
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            for row in [0, n / 2, n - 1] {
+                var broken = points
+                broken[row * d + 1] = bad
+                for workers in [1, 3] {
+                    XCTAssertThrowsError(try KMeans.lloyd(broken, count: n, dimension: d, initial: initial, maxIterations: 10,
+                                                          tolerance: 1e-4, workers: workers)) {
+                        XCTAssertTrue("\($0)".contains("NaN or infinite"), "\($0)")
+                    }
+                    XCTAssertThrowsError(try PrincipalComponents(broken, count: n, dimension: d, components: 2, workers: workers)) {
+                        XCTAssertTrue("\($0)".contains("NaN or infinite"), "\($0)")
+                    }
+                }
+            }
+        }
+        // Float sums of these overflow; the values themselves are finite.
+        for p in 0..<n { points[p * d] = p % 2 == 0 ? 3e38 : 2.9e38 }
+        XCTAssertNoThrow(try KMeans.lloyd(points, count: n, dimension: d, initial: initial, maxIterations: 10, tolerance: 1e-4,
+                                          workers: 2))
+        // (Their squares overflow the float covariance: the eigensolver's error, not "NaN".)
+        XCTAssertThrowsError(try PrincipalComponents(points, count: n, dimension: d, components: 1, workers: 2)) {
+            XCTAssertFalse("\($0)".contains("NaN or infinite"), "\($0)")
+        }
+    }
 }
