@@ -29,10 +29,14 @@ public struct Clustering: Sendable, Equatable {
 /// each point to its nearest centroid (distances as ‖c‖² − 2·x·c through a `cblas_sgemm` per
 /// block of 256 points), move each centroid to its points' mean, stop when no assignment changes
 /// or the centroids move less than `tolerance × mean per-feature variance` (summed squared
-/// shifts), then assign once more so labels match the final centroids. As in scikit-learn, the
-/// assignment and the sums for the means are one pass: each block's points are added to their
-/// clusters' sums while the block is in cache, and the pass is split across the cores
-/// (`RowPasses`, one BLAS thread per worker). A cluster left empty takes the point farthest
+/// shifts), then assign once more so labels match the final centroids. Each pass is split
+/// across the cores (`RowPasses`, one BLAS thread per worker), and skips the points that
+/// cannot change cluster: Hamerly's bounds (2010), an upper one on the distance to the
+/// point's centroid and a lower one on the distance to any other, move with the centroids, and
+/// a point whose bounds are apart by more than the float error of its products keeps its label
+/// unmultiplied; the labels, and so everything else, are those of plain Lloyd. The clusters'
+/// sums are kept in double precision and change only by the points that change cluster.
+/// A cluster left empty takes the point farthest
 /// from its centroid (scikit-learn relocates the same way). `cluster` seeds with greedy
 /// k-means++ (Arthur & Vassilvitskii 2007; 2 + ⌊ln k⌋ candidates per centre, as scikit-learn)
 /// and keeps the best of `restarts` runs. Golden-tested against scikit-learn 1.9
@@ -58,9 +62,18 @@ public enum KMeans {
                   workers: RowPasses.workers(rows: n))
     }
 
-    /// `lloyd` with its passes split across `workers` (tests compare splits).
+    /// `lloyd` with its passes split across `workers`, and without the bounds when not
+    /// `pruning` (tests compare both).
     static func lloyd(_ points: [Float], count n: Int, dimension d: Int, initial: [Float],
-                      maxIterations: Int, tolerance: Double, workers requested: Int) throws(SimilarityError) -> Clustering {
+                      maxIterations: Int, tolerance: Double, workers: Int, pruning: Bool = true) throws(SimilarityError) -> Clustering {
+        try lloydCounting(points, count: n, dimension: d, initial: initial, maxIterations: maxIterations, tolerance: tolerance,
+                          workers: workers, pruning: pruning).clustering
+    }
+
+    /// `lloyd`, and how many point-centroid products it computed.
+    static func lloydCounting(_ points: [Float], count n: Int, dimension d: Int, initial: [Float], maxIterations: Int,
+                              tolerance: Double, workers requested: Int, pruning: Bool) throws(SimilarityError)
+        -> (clustering: Clustering, multiplied: Int) {
         guard d > 0, initial.count % d == 0, !initial.isEmpty else {
             throw .invalidArgument("the initial centroids must be k × \(d) values, got \(initial.count)")
         }
@@ -73,31 +86,36 @@ public enum KMeans {
         }
         let threshold = tolerance * variance
         var centroids = initial
-        var labels = [Int](repeating: -1, count: n)
-        var distances = [Float](repeating: 0, count: n)
+        var state = LloydState(count: n, k: k, dimension: d)
         var iterations = 0
         var converged = false
         RowPasses.withOneBLASThread {
             while iterations < max(1, maxIterations) {
                 iterations += 1
-                let previous = labels
-                var (sums, counts) = assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k,
-                                            labels: &labels, distances: &distances, workers: workers, summing: true)
-                let moved = update(points, count: n, dimension: d, k: k, labels: &labels, distances: distances,
-                                   sums: &sums, counts: &counts)
+                let previous = state.labels
+                assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, state: &state,
+                       workers: workers, summing: true, pruning: pruning)
+                let moved = update(points, count: n, dimension: d, k: k, centroids: centroids, state: &state)
                 var shift = 0.0
-                for i in 0..<(k * d) { let delta = Double(moved[i]) - Double(centroids[i]); shift += delta * delta }
+                for c in 0..<k {
+                    var moves = 0.0
+                    for j in 0..<d { let delta = Double(moved[c * d + j]) - Double(centroids[c * d + j]); moves += delta * delta }
+                    shift += moves
+                    state.shifts[c] = moves.squareRoot()
+                }
                 centroids = moved
-                if labels == previous { converged = true; break }
+                if state.labels == previous { converged = true; break }
                 if shift <= threshold { break }
             }
             if !converged {
-                _ = assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k,
-                           labels: &labels, distances: &distances, workers: workers, summing: false)
+                assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, state: &state,
+                       workers: workers, summing: false, pruning: pruning)
             }
         }
+        let labels = state.labels
         let inertia = self.inertia(points, count: n, dimension: d, centroids: centroids, labels: labels, workers: workers)
-        return Clustering(k: k, dimension: d, centroids: centroids, assignments: labels, inertia: inertia, iterations: iterations)
+        return (Clustering(k: k, dimension: d, centroids: centroids, assignments: labels, inertia: inertia, iterations: iterations),
+                state.multiplied)
     }
 
     /// Greedy k-means++: the first centre uniformly, then each next one the best (lowest total
@@ -197,42 +215,92 @@ public enum KMeans {
         }
     }
 
-    /// Rows a block of the assignment multiplies at once: the block stays in cache while its
-    /// points are added to their clusters' sums.
+    /// Rows a block of the assignment multiplies at once.
     static let assignmentBlock = 256
-    /// Points summed in single precision before the sums move to double precision.
-    static let sumWindow = 4096
 
-    /// Nearest centroid of each point and its squared distance, with ‖c‖² − 2·x·c from one
-    /// `cblas_sgemm` per block of `assignmentBlock` points. When `summing`, also each cluster's
-    /// point count and coordinate sums (for `update`): each worker adds its points to float sums
-    /// over `sumWindow` points at a time, then into its double sums; the workers' sums are added
-    /// in order. Call with OpenBLAS on one thread (each worker calls it).
+    /// What the iterations carry from one to the next: each point's label, squared distance and
+    /// bounds, each cluster's size and coordinate sums, each centroid's last move.
+    struct LloydState {
+        var labels: [Int]
+        /// Squared distance to the nearest centroid, for the points whose distances the last
+        /// pass computed.
+        var distances: [Float]
+        /// At least the distance to the point's centroid, and at most the distance to any other
+        /// (Hamerly 2010): after each move, the first grows by its centroid's move and the second
+        /// shrinks by the largest move of another.
+        var upper: [Double], lower: [Double]
+        var counts: [Int]
+        /// `k × dimension`, double precision; updated by the points that change cluster.
+        var sums: [Double]
+        /// How far each centroid moved in the last update.
+        var shifts: [Double]
+        /// Point-centroid products computed so far (what the bounds save shows here).
+        var multiplied = 0
+
+        init(count n: Int, k: Int, dimension d: Int) {
+            labels = [Int](repeating: -1, count: n)
+            distances = [Float](repeating: 0, count: n)
+            upper = [Double](repeating: .infinity, count: n)
+            lower = [Double](repeating: 0, count: n)
+            counts = [Int](repeating: 0, count: k)
+            sums = [Double](repeating: 0, count: k * d)
+            shifts = [Double](repeating: 0, count: k)
+        }
+    }
+
+    /// Nearest centroid of each point: ‖c‖² − 2·x·c from a `cblas_sgemm` per block of
+    /// `assignmentBlock` points, the first smallest wins, as in plain Lloyd. When `pruning`, a
+    /// point whose bounds show that no other centroid can be nearer keeps its label without
+    /// being multiplied; the bounds leave room for the float error of the products
+    /// (`LloydPass.errorScale`), so those points are exactly the ones whose products would
+    /// have chosen the same centroid. When `summing`, the points that change cluster move
+    /// between the sums (one set of changes per worker, applied in worker order). Call with
+    /// OpenBLAS on one thread (each worker calls it).
     static func assign(_ points: [Float], norms pointNorms: [Float], count n: Int, dimension d: Int, centroids: [Float], k: Int,
-                       labels: inout [Int], distances: inout [Float], workers: Int, summing: Bool) -> (sums: [Double], counts: [Int]) {
+                       state: inout LloydState, workers: Int, summing: Bool, pruning: Bool) {
         let norms = squaredNorms(centroids, count: k, dimension: d)
         let block = min(assignmentBlock, n)
+        // Bounds follow the last move: a point of cluster a is at most shifts[a] farther from
+        // its centroid, and any other centroid at most the largest other shift nearer.
+        var largest = 0, secondShift = 0.0
+        for c in 0..<k where state.shifts[c] > state.shifts[largest] { largest = c }
+        for c in 0..<k where c != largest { secondShift = max(secondShift, state.shifts[c]) }
         var products = [Float](repeating: 0, count: workers * block * k)
-        var window = [Float](repeating: 0, count: summing ? workers * k * d : 0)
-        var sums = [Double](repeating: 0, count: summing ? workers * k * d : 0)
-        var counts = [Int](repeating: 0, count: workers * k)
+        var gathered = [Float](repeating: 0, count: pruning ? workers * block * d : 0)
+        var rows = [Int](repeating: 0, count: workers * block)
+        var changes = [Double](repeating: 0, count: summing ? workers * k * d : 0)
+        var moves = [Int](repeating: 0, count: workers * (k + 1))
+        let pass = LloydPass(dimension: d, k: k, block: block, summing: summing, pruning: pruning,
+                             largestShift: state.shifts[largest], farthestMover: largest, secondShift: secondShift,
+                             largestNorm: Double(norms.max() ?? 0))
         points.withUnsafeBufferPointer { x in
             pointNorms.withUnsafeBufferPointer { xNorms in
                 centroids.withUnsafeBufferPointer { c in
                     norms.withUnsafeBufferPointer { cNorms in
-                        labels.withUnsafeMutableBufferPointer { labels in
-                            distances.withUnsafeMutableBufferPointer { distances in
-                                products.withUnsafeMutableBufferPointer { products in
-                                    window.withUnsafeMutableBufferPointer { window in
-                                        sums.withUnsafeMutableBufferPointer { sums in
-                                            counts.withUnsafeMutableBufferPointer { counts in
-                                                let pass = AssignmentBuffers(
-                                                    points: x.baseAddress!, pointNorms: xNorms.baseAddress!, centroids: c.baseAddress!,
-                                                    centroidNorms: cNorms.baseAddress!, labels: labels.baseAddress!,
-                                                    distances: distances.baseAddress!, products: products.baseAddress!,
-                                                    window: window.baseAddress, sums: sums.baseAddress, counts: counts.baseAddress!)
-                                                RowPasses.forEachChunk(n, workers: workers) { w, range in
-                                                    pass.run(range, worker: w, dimension: d, k: k, block: block, summing: summing)
+                        state.shifts.withUnsafeBufferPointer { shifts in
+                            state.labels.withUnsafeMutableBufferPointer { labels in
+                                state.distances.withUnsafeMutableBufferPointer { distances in
+                                    state.upper.withUnsafeMutableBufferPointer { upper in
+                                        state.lower.withUnsafeMutableBufferPointer { lower in
+                                            products.withUnsafeMutableBufferPointer { products in
+                                                gathered.withUnsafeMutableBufferPointer { gathered in
+                                                    rows.withUnsafeMutableBufferPointer { rows in
+                                                        changes.withUnsafeMutableBufferPointer { changes in
+                                                            moves.withUnsafeMutableBufferPointer { moves in
+                                                                let buffers = AssignmentBuffers(
+                                                                    points: x.baseAddress!, pointNorms: xNorms.baseAddress!,
+                                                                    centroids: c.baseAddress!, centroidNorms: cNorms.baseAddress!,
+                                                                    shifts: shifts.baseAddress!, labels: labels.baseAddress!,
+                                                                    distances: distances.baseAddress!, upper: upper.baseAddress!,
+                                                                    lower: lower.baseAddress!, products: products.baseAddress!,
+                                                                    gathered: gathered.baseAddress, rows: rows.baseAddress!,
+                                                                    changes: changes.baseAddress, moves: moves.baseAddress!)
+                                                                RowPasses.forEachChunk(n, workers: workers) { w, range in
+                                                                    pass.run(range, worker: w, buffers)
+                                                                }
+                                                            }
+                                                        }
+                                                    }
                                                 }
                                             }
                                         }
@@ -244,41 +312,51 @@ public enum KMeans {
                 }
             }
         }
-        guard workers > 1 else { return (sums, counts) }
-        for w in 1..<workers {
-            for c in 0..<k { counts[c] += counts[w * k + c] }
-            if summing { for i in 0..<(k * d) { sums[i] += sums[w * k * d + i] } }
+        for w in 0..<workers {
+            state.multiplied += moves[w * (k + 1) + k] * k
+            guard summing else { continue }
+            for c in 0..<k { state.counts[c] += moves[w * (k + 1) + c] }
+            for i in 0..<(k * d) { state.sums[i] += changes[w * k * d + i] }
         }
-        return (Array(sums.prefix(summing ? k * d : 0)), Array(counts.prefix(k)))
     }
 
-    /// Centroids as the means of their points (`sums`, `counts` from `assign`); an empty cluster
-    /// takes the point farthest from its centroid (among clusters that keep at least one), which
-    /// changes that point's label and moves it between the sums.
-    static func update(_ points: [Float], count n: Int, dimension d: Int, k: Int,
-                       labels: inout [Int], distances: [Float], sums: inout [Double], counts: inout [Int]) -> [Float] {
-        let empty = (0..<k).filter { counts[$0] == 0 }
+    /// Centroids as the means of their points (`state.sums`, `state.counts` from `assign`); an
+    /// empty cluster takes the point farthest from its centroid (among clusters that keep at
+    /// least one), which changes that point's label and moves it between the sums.
+    static func update(_ points: [Float], count n: Int, dimension d: Int, k: Int, centroids old: [Float],
+                       state: inout LloydState) -> [Float] {
+        let empty = (0..<k).filter { state.counts[$0] == 0 }
         if !empty.isEmpty {
+            // The pass skipped the distances of the points it did not multiply: all of them anew.
+            points.withUnsafeBufferPointer { x in
+                old.withUnsafeBufferPointer { c in
+                    for p in 0..<n {
+                        state.distances[p] = squaredDistance(x.baseAddress! + p * d, c.baseAddress! + state.labels[p] * d, count: d)
+                    }
+                }
+            }
+            let distances = state.distances
             let farthest = (0..<n).sorted { distances[$0] != distances[$1] ? distances[$0] > distances[$1] : $0 < $1 }
             var next = 0
             for cluster in empty {
-                while next < n && counts[labels[farthest[next]]] <= 1 { next += 1 }
+                while next < n && state.counts[state.labels[farthest[next]]] <= 1 { next += 1 }
                 guard next < n else { break }
-                let p = farthest[next], from = labels[p]
-                counts[from] -= 1
-                labels[p] = cluster
-                counts[cluster] = 1
+                let p = farthest[next], from = state.labels[p]
+                state.counts[from] -= 1
+                state.labels[p] = cluster
+                state.counts[cluster] = 1
+                state.upper[p] = .infinity
                 for j in 0..<d {
                     let v = Double(points[p * d + j])
-                    sums[from * d + j] -= v
-                    sums[cluster * d + j] = v
+                    state.sums[from * d + j] -= v
+                    state.sums[cluster * d + j] = v
                 }
                 next += 1
             }
         }
         var centroids = [Float](repeating: 0, count: k * d)
-        for c in 0..<k where counts[c] > 0 {
-            for j in 0..<d { centroids[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
+        for c in 0..<k where state.counts[c] > 0 {
+            for j in 0..<d { centroids[c * d + j] = Float(state.sums[c * d + j] / Double(state.counts[c])) }
         }
         return centroids
     }
@@ -321,45 +399,91 @@ private struct InertiaBuffers: @unchecked Sendable {
     let partials: UnsafeMutablePointer<Double>
 }
 
-/// What `KMeans.assign` reads and writes. Safe to share: each worker writes only its own rows of
-/// `labels` and `distances` and its own part of `products`, `window`, `sums` and `counts`.
+/// What `KMeans.assign` reads and writes. Safe to share: each worker writes only its own rows
+/// of `labels`, `distances`, `upper` and `lower` and its own part of the scratch buffers.
 private struct AssignmentBuffers: @unchecked Sendable {
     let points: UnsafePointer<Float>, pointNorms: UnsafePointer<Float>
-    let centroids: UnsafePointer<Float>, centroidNorms: UnsafePointer<Float>
+    let centroids: UnsafePointer<Float>, centroidNorms: UnsafePointer<Float>, shifts: UnsafePointer<Double>
     let labels: UnsafeMutablePointer<Int>, distances: UnsafeMutablePointer<Float>
-    /// `block × k` per worker.
-    let products: UnsafeMutablePointer<Float>
-    /// `k × dimension` per worker, float and double; nil unless summing.
-    let window: UnsafeMutablePointer<Float>?, sums: UnsafeMutablePointer<Double>?
-    /// `k` per worker.
-    let counts: UnsafeMutablePointer<Int>
+    let upper: UnsafeMutablePointer<Double>, lower: UnsafeMutablePointer<Double>
+    /// Per worker: `block × k` products, `block × dimension` gathered points (nil unless
+    /// pruning), `block` row numbers, `k × dimension` changes to the sums (nil unless summing),
+    /// and `k` changes to the counts followed by the number of points multiplied.
+    let products: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>?, rows: UnsafeMutablePointer<Int>
+    let changes: UnsafeMutablePointer<Double>?, moves: UnsafeMutablePointer<Int>
+}
 
-    func run(_ range: Range<Int>, worker w: Int, dimension d: Int, k: Int, block: Int, summing: Bool) {
-        let products = self.products + w * block * k, counts = self.counts + w * k
-        let window = summing ? self.window! + w * k * d : nil, sums = summing ? self.sums! + w * k * d : nil
-        var windowed = 0
+/// One assignment pass's settings, and a worker's part of it.
+private struct LloydPass: Sendable {
+    let dimension: Int, k: Int, block: Int
+    let summing: Bool, pruning: Bool
+    let largestShift: Double, farthestMover: Int, secondShift: Double
+    /// The largest ‖c‖².
+    let largestNorm: Double
+
+    /// |computed − exact| of a squared distance ‖x‖² + ‖c‖² − 2·x·c in float is at most about
+    /// (d + 2)·2⁻²⁴·(‖x‖² + ‖c‖²) in any summation order (Higham, "Accuracy and Stability of
+    /// Numerical Algorithms", §3.1): twice that, to be safe.
+    var errorScale: Double { 4 * Double(dimension + 2) * 0x1p-24 }
+
+    func run(_ range: Range<Int>, worker w: Int, _ b: AssignmentBuffers) {
+        let d = dimension
+        let products = b.products + w * block * k, rows = b.rows + w * block, moves = b.moves + w * (k + 1)
+        let gathered = pruning ? b.gathered! + w * block * d : nil, changes = summing ? b.changes! + w * k * d : nil
+        let scale = errorScale
         for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
-            let rows = min(block, range.upperBound - start)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(k), Int32(d), 1,
-                        points + start * d, Int32(d), centroids, Int32(d), 0, products, Int32(k))
-            for r in 0..<rows {
-                let scores = products + r * k
-                var best = 0
-                var bestValue = Float.infinity
-                for c in 0..<k {
-                    let value = centroidNorms[c] - 2 * scores[c]
-                    if value < bestValue { bestValue = value; best = c }
+            let end = min(start + block, range.upperBound)
+            var m = 0
+            for p in start..<end {
+                let label = b.labels[p]
+                if label >= 0 {
+                    b.upper[p] += b.shifts[label]
+                    b.lower[p] -= label == farthestMover ? secondShift : largestShift
                 }
-                let p = start + r
-                labels[p] = best
-                distances[p] = max(0, pointNorms[p] + bestValue)
-                counts[best] += 1
-                if let window { add(points + p * d, into: window + best * d, count: d) }
+                // Skip when even the bounds leave a gap wider than the products' error.
+                let slack = 2 * scale * (Double(b.pointNorms[p]) + largestNorm)
+                if pruning && b.lower[p] > b.upper[p] && b.lower[p] * b.lower[p] - b.upper[p] * b.upper[p] > slack { continue }
+                rows[m] = p
+                m += 1
             }
-            windowed += rows
-            if let window, let sums, windowed >= KMeans.sumWindow || start + rows == range.upperBound {
-                for i in 0..<(k * d) { sums[i] += Double(window[i]); window[i] = 0 }
-                windowed = 0
+            guard m > 0 else { continue }
+            moves[k] += m
+            var source = b.points + start * d
+            if m < end - start, let gathered {
+                for i in 0..<m { gathered.advanced(by: i * d).update(from: b.points + rows[i] * d, count: d) }
+                source = UnsafePointer(gathered)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(d), 1,
+                        source, Int32(d), b.centroids, Int32(d), 0, products, Int32(k))
+            for i in 0..<m {
+                let scores = products + i * k
+                var best = 0
+                var bestValue = Float.infinity, secondValue = Float.infinity
+                for c in 0..<k {
+                    let value = b.centroidNorms[c] - 2 * scores[c]
+                    if value < bestValue {
+                        secondValue = bestValue; bestValue = value; best = c
+                    } else if value < secondValue {
+                        secondValue = value
+                    }
+                }
+                let p = rows[i], previous = b.labels[p]
+                let norm = b.pointNorms[p]
+                let distance = max(0, norm + bestValue)
+                let error = scale * (Double(norm) + largestNorm)
+                b.labels[p] = best
+                b.distances[p] = distance
+                b.upper[p] = (Double(distance) + error).squareRoot()
+                b.lower[p] = k > 1 ? max(0, Double(norm + secondValue) - error).squareRoot() : .infinity
+                guard let changes, best != previous else { continue }
+                moves[best] += 1
+                let x = b.points + p * d, into = changes + best * d
+                for j in 0..<d { into[j] += Double(x[j]) }
+                if previous >= 0 {
+                    moves[previous] -= 1
+                    let from = changes + previous * d
+                    for j in 0..<d { from[j] -= Double(x[j]) }
+                }
             }
         }
     }

@@ -124,4 +124,47 @@ final class SplitPassTests: XCTestCase {
             XCTAssertFalse("\($0)".contains("NaN or infinite"), "\($0)")
         }
     }
+
+    /// Unit vectors around `directions` directions with heavy noise, like track embeddings: the
+    /// clusters overlap, so Lloyd takes many iterations and many points sit near a boundary.
+    func embeddings(count n: Int, dimension d: Int, directions: Int, seed: UInt64) -> [Float] {
+        var generator = Xoshiro256StarStar(seed: seed)
+        let axes = (0..<(directions * d)).map { _ in Float.random(in: -1...1, using: &generator) }
+        var points = [Float](repeating: 0, count: n * d)
+        for p in 0..<n {
+            let a = Int.random(in: 0..<directions, using: &generator)
+            var norm: Float = 0
+            for j in 0..<d {
+                points[p * d + j] = axes[a * d + j] + 1.5 * Float.random(in: -1...1, using: &generator)
+                norm += points[p * d + j] * points[p * d + j]
+            }
+            for j in 0..<d { points[p * d + j] /= norm.squareRoot() }
+        }
+        return points
+    }
+
+    /// The bounds only skip points whose products would have kept their label: the same
+    /// clustering, bit for bit, as multiplying every point every time.
+    func testBoundsChangeNothing() throws {
+        let n = 6_000, d = 24, k = 12
+        let points = embeddings(count: n, dimension: d, directions: 8, seed: 5)
+        let initial = Array(points[0..<(k * d)])
+        // Two centroids far from every point: their clusters start empty and take points.
+        let far = initial + [Float](repeating: 10, count: d) + [Float](repeating: -10, count: d)
+        for (start, tolerance) in [(initial, 1e-4), (initial, 0.05), (far, 1e-4)] {
+            for workers in [1, 3] {
+                let (plain, every) = try KMeans.lloydCounting(points, count: n, dimension: d, initial: start, maxIterations: 300,
+                                                              tolerance: tolerance, workers: workers, pruning: false)
+                let (bounded, some) = try KMeans.lloydCounting(points, count: n, dimension: d, initial: start, maxIterations: 300,
+                                                               tolerance: tolerance, workers: workers, pruning: true)
+                let name = "tolerance \(tolerance), \(start.count / d) centroids, \(workers) workers"
+                XCTAssertGreaterThan(plain.iterations, 5, name)
+                XCTAssertEqual(Set(plain.assignments).count, start.count / d, name)
+                XCTAssertEqual(bounded, plain, name)
+                // The bounds did skip points (a good part of them, on this data).
+                XCTAssertGreaterThanOrEqual(every, n * (start.count / d) * plain.iterations, name)
+                XCTAssertLessThan(some, every * 3 / 4, name)
+            }
+        }
+    }
 }
