@@ -218,28 +218,24 @@ public enum KMeans {
     /// Rows a block of the assignment multiplies at once.
     static let assignmentBlock = 256
 
-    /// What the iterations carry from one to the next: each point's label, squared distance and
-    /// bounds, each cluster's size and coordinate sums, each centroid's last move.
+    /// What the iterations carry from one to the next: each point's label and bounds, each
+    /// cluster's size and coordinate sums, each centroid's last move.
     struct LloydState {
         var labels: [Int]
-        /// Squared distance to the nearest centroid, for the points whose distances the last
-        /// pass computed.
-        var distances: [Float]
-        /// At least the distance to the point's centroid, and at most the distance to any other
-        /// (Hamerly 2010): after each move, the first grows by its centroid's move and the second
-        /// shrinks by the largest move of another.
+        /// Hamerly's bounds (2010): `upper` is at least the point's distance to its centroid,
+        /// `lower` at most its distance to any other. After each update the first grows by its
+        /// centroid's move and the second shrinks by the largest move of another.
         var upper: [Double], lower: [Double]
         var counts: [Int]
         /// `k × dimension`, double precision; updated by the points that change cluster.
         var sums: [Double]
         /// How far each centroid moved in the last update.
         var shifts: [Double]
-        /// Point-centroid products computed so far (what the bounds save shows here).
+        /// Point–centroid products computed so far (tests compare it with and without the bounds).
         var multiplied = 0
 
         init(count n: Int, k: Int, dimension d: Int) {
             labels = [Int](repeating: -1, count: n)
-            distances = [Float](repeating: 0, count: n)
             upper = [Double](repeating: .infinity, count: n)
             lower = [Double](repeating: 0, count: n)
             counts = [Int](repeating: 0, count: k)
@@ -252,8 +248,8 @@ public enum KMeans {
     /// `assignmentBlock` points, the first smallest wins, as in plain Lloyd. When `pruning`, a
     /// point whose bounds show that no other centroid can be nearer keeps its label without
     /// being multiplied; the bounds leave room for the float error of the products
-    /// (`LloydPass.errorScale`), so those points are exactly the ones whose products would
-    /// have chosen the same centroid. When `summing`, the points that change cluster move
+    /// (`LloydPass.errorScale`), so a point skipped is one whose products would have chosen the
+    /// same centroid. When `summing`, the points that change cluster move
     /// between the sums (one set of changes per worker, applied in worker order). Call with
     /// OpenBLAS on one thread (each worker calls it).
     static func assign(_ points: [Float], norms pointNorms: [Float], count n: Int, dimension d: Int, centroids: [Float], k: Int,
@@ -265,11 +261,16 @@ public enum KMeans {
         var largest = 0, secondShift = 0.0
         for c in 0..<k where state.shifts[c] > state.shifts[largest] { largest = c }
         for c in 0..<k where c != largest { secondShift = max(secondShift, state.shifts[c]) }
-        var products = [Float](repeating: 0, count: workers * block * k)
-        var gathered = [Float](repeating: 0, count: pruning ? workers * block * d : 0)
-        var rows = [Int](repeating: 0, count: workers * block)
-        var changes = [Double](repeating: 0, count: summing ? workers * k * d : 0)
-        var moves = [Int](repeating: 0, count: workers * (k + 1))
+        // Scratch per worker: products, gathered points, their row numbers, changes to the sums
+        // and counts (with the number of points multiplied after each worker's counts).
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: workers * block * k)
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: workers * block * d)
+        let rows = UnsafeMutablePointer<Int>.allocate(capacity: workers * block)
+        let changes = UnsafeMutablePointer<Double>.allocate(capacity: summing ? workers * k * d : 0)
+        let moves = UnsafeMutablePointer<Int>.allocate(capacity: workers * (k + 1))
+        changes.initialize(repeating: 0, count: summing ? workers * k * d : 0)
+        moves.initialize(repeating: 0, count: workers * (k + 1))
+        defer { products.deallocate(); gathered.deallocate(); rows.deallocate(); changes.deallocate(); moves.deallocate() }
         let pass = LloydPass(dimension: d, k: k, block: block, summing: summing, pruning: pruning,
                              largestShift: state.shifts[largest], farthestMover: largest, secondShift: secondShift,
                              largestNorm: Double(norms.max() ?? 0))
@@ -279,31 +280,14 @@ public enum KMeans {
                     norms.withUnsafeBufferPointer { cNorms in
                         state.shifts.withUnsafeBufferPointer { shifts in
                             state.labels.withUnsafeMutableBufferPointer { labels in
-                                state.distances.withUnsafeMutableBufferPointer { distances in
-                                    state.upper.withUnsafeMutableBufferPointer { upper in
-                                        state.lower.withUnsafeMutableBufferPointer { lower in
-                                            products.withUnsafeMutableBufferPointer { products in
-                                                gathered.withUnsafeMutableBufferPointer { gathered in
-                                                    rows.withUnsafeMutableBufferPointer { rows in
-                                                        changes.withUnsafeMutableBufferPointer { changes in
-                                                            moves.withUnsafeMutableBufferPointer { moves in
-                                                                let buffers = AssignmentBuffers(
-                                                                    points: x.baseAddress!, pointNorms: xNorms.baseAddress!,
-                                                                    centroids: c.baseAddress!, centroidNorms: cNorms.baseAddress!,
-                                                                    shifts: shifts.baseAddress!, labels: labels.baseAddress!,
-                                                                    distances: distances.baseAddress!, upper: upper.baseAddress!,
-                                                                    lower: lower.baseAddress!, products: products.baseAddress!,
-                                                                    gathered: gathered.baseAddress, rows: rows.baseAddress!,
-                                                                    changes: changes.baseAddress, moves: moves.baseAddress!)
-                                                                RowPasses.forEachChunk(n, workers: workers) { w, range in
-                                                                    pass.run(range, worker: w, buffers)
-                                                                }
-                                                            }
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
+                                state.upper.withUnsafeMutableBufferPointer { upper in
+                                    state.lower.withUnsafeMutableBufferPointer { lower in
+                                        let buffers = AssignmentBuffers(
+                                            points: x.baseAddress!, pointNorms: xNorms.baseAddress!, centroids: c.baseAddress!,
+                                            centroidNorms: cNorms.baseAddress!, shifts: shifts.baseAddress!, labels: labels.baseAddress!,
+                                            upper: upper.baseAddress!, lower: lower.baseAddress!, products: products,
+                                            gathered: gathered, rows: rows, changes: changes, moves: moves)
+                                        RowPasses.forEachChunk(n, workers: workers) { w, range in pass.run(range, worker: w, buffers) }
                                     }
                                 }
                             }
@@ -327,15 +311,13 @@ public enum KMeans {
                        state: inout LloydState) -> [Float] {
         let empty = (0..<k).filter { state.counts[$0] == 0 }
         if !empty.isEmpty {
-            // The pass skipped the distances of the points it did not multiply: all of them anew.
-            points.withUnsafeBufferPointer { x in
+            // Each point's squared distance to the centroid it was assigned (the pass skips
+            // some points, so they are computed here, where they are needed).
+            let distances = points.withUnsafeBufferPointer { x in
                 old.withUnsafeBufferPointer { c in
-                    for p in 0..<n {
-                        state.distances[p] = squaredDistance(x.baseAddress! + p * d, c.baseAddress! + state.labels[p] * d, count: d)
-                    }
+                    (0..<n).map { squaredDistance(x.baseAddress! + $0 * d, c.baseAddress! + state.labels[$0] * d, count: d) }
                 }
             }
-            let distances = state.distances
             let farthest = (0..<n).sorted { distances[$0] != distances[$1] ? distances[$0] > distances[$1] : $0 < $1 }
             var next = 0
             for cluster in empty {
@@ -400,17 +382,17 @@ private struct InertiaBuffers: @unchecked Sendable {
 }
 
 /// What `KMeans.assign` reads and writes. Safe to share: each worker writes only its own rows
-/// of `labels`, `distances`, `upper` and `lower` and its own part of the scratch buffers.
+/// of `labels`, `upper` and `lower` and its own part of the scratch buffers.
 private struct AssignmentBuffers: @unchecked Sendable {
     let points: UnsafePointer<Float>, pointNorms: UnsafePointer<Float>
     let centroids: UnsafePointer<Float>, centroidNorms: UnsafePointer<Float>, shifts: UnsafePointer<Double>
-    let labels: UnsafeMutablePointer<Int>, distances: UnsafeMutablePointer<Float>
+    let labels: UnsafeMutablePointer<Int>
     let upper: UnsafeMutablePointer<Double>, lower: UnsafeMutablePointer<Double>
-    /// Per worker: `block × k` products, `block × dimension` gathered points (nil unless
-    /// pruning), `block` row numbers, `k × dimension` changes to the sums (nil unless summing),
-    /// and `k` changes to the counts followed by the number of points multiplied.
-    let products: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>?, rows: UnsafeMutablePointer<Int>
-    let changes: UnsafeMutablePointer<Double>?, moves: UnsafeMutablePointer<Int>
+    /// Per worker: `block × k` products, `block × dimension` gathered points, `block` row
+    /// numbers, `k × dimension` changes to the sums (only when summing), and `k` changes to the
+    /// counts followed by the number of points multiplied.
+    let products: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Int>
+    let changes: UnsafeMutablePointer<Double>, moves: UnsafeMutablePointer<Int>
 }
 
 /// One assignment pass's settings, and a worker's part of it.
@@ -429,7 +411,7 @@ private struct LloydPass: Sendable {
     func run(_ range: Range<Int>, worker w: Int, _ b: AssignmentBuffers) {
         let d = dimension
         let products = b.products + w * block * k, rows = b.rows + w * block, moves = b.moves + w * (k + 1)
-        let gathered = pruning ? b.gathered! + w * block * d : nil, changes = summing ? b.changes! + w * k * d : nil
+        let gathered = b.gathered + w * block * d, changes = summing ? b.changes + w * k * d : nil
         let scale = errorScale
         for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
             let end = min(start + block, range.upperBound)
@@ -449,7 +431,7 @@ private struct LloydPass: Sendable {
             guard m > 0 else { continue }
             moves[k] += m
             var source = b.points + start * d
-            if m < end - start, let gathered {
+            if m < end - start {
                 for i in 0..<m { gathered.advanced(by: i * d).update(from: b.points + rows[i] * d, count: d) }
                 source = UnsafePointer(gathered)
             }
@@ -472,7 +454,6 @@ private struct LloydPass: Sendable {
                 let distance = max(0, norm + bestValue)
                 let error = scale * (Double(norm) + largestNorm)
                 b.labels[p] = best
-                b.distances[p] = distance
                 b.upper[p] = (Double(distance) + error).squareRoot()
                 b.lower[p] = k > 1 ? max(0, Double(norm + secondValue) - error).squareRoot() : .infinity
                 guard let changes, best != previous else { continue }
