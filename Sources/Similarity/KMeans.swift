@@ -26,10 +26,17 @@ public struct Clustering: Sendable, Equatable {
 
 /// k-means on float vectors (for track embeddings: unit length, so Euclidean k-means groups by
 /// cosine). `lloyd` is scikit-learn's `KMeans(init=…, n_init=1, algorithm="lloyd")`: assign
-/// each point to its nearest centroid (distances as ‖c‖² − 2·x·c through one `cblas_sgemm`),
-/// move each centroid to its points' mean, stop when no assignment changes or the centroids
-/// move less than `tolerance × mean per-feature variance` (summed squared shifts), then assign
-/// once more so labels match the final centroids. A cluster left empty takes the point farthest
+/// each point to its nearest centroid (distances as ‖c‖² − 2·x·c through a `cblas_sgemm` per
+/// block of 256 points), move each centroid to its points' mean, stop when no assignment changes
+/// or the centroids move less than `tolerance × mean per-feature variance` (summed squared
+/// shifts), then assign once more so labels match the final centroids. Each pass is split
+/// across the cores (`RowPasses`, one BLAS thread per worker), and skips the points that
+/// cannot change cluster: Hamerly's bounds (2010), an upper one on the distance to the
+/// point's centroid and a lower one on the distance to any other, move with the centroids, and
+/// a point whose bounds are apart by more than the float error of its products keeps its label
+/// unmultiplied; the labels, and so everything else, are those of plain Lloyd. The clusters'
+/// sums are kept in double precision and change only by the points that change cluster.
+/// A cluster left empty takes the point farthest
 /// from its centroid (scikit-learn relocates the same way). `cluster` seeds with greedy
 /// k-means++ (Arthur & Vassilvitskii 2007; 2 + ⌊ln k⌋ candidates per centre, as scikit-learn)
 /// and keeps the best of `restarts` runs. Golden-tested against scikit-learn 1.9
@@ -51,40 +58,64 @@ public enum KMeans {
 
     public static func lloyd(_ points: [Float], count n: Int, dimension d: Int, initial: [Float],
                              maxIterations: Int = 300, tolerance: Double = 1e-4) throws(SimilarityError) -> Clustering {
+        try lloyd(points, count: n, dimension: d, initial: initial, maxIterations: maxIterations, tolerance: tolerance,
+                  workers: RowPasses.workers(rows: n))
+    }
+
+    /// `lloyd` with its passes split across `workers`, and without the bounds when not
+    /// `pruning` (tests compare both).
+    static func lloyd(_ points: [Float], count n: Int, dimension d: Int, initial: [Float],
+                      maxIterations: Int, tolerance: Double, workers: Int, pruning: Bool = true) throws(SimilarityError) -> Clustering {
+        try lloydCounting(points, count: n, dimension: d, initial: initial, maxIterations: maxIterations, tolerance: tolerance,
+                          workers: workers, pruning: pruning).clustering
+    }
+
+    /// `lloyd`, and how many point-centroid products it computed.
+    static func lloydCounting(_ points: [Float], count n: Int, dimension d: Int, initial: [Float], maxIterations: Int,
+                              tolerance: Double, workers requested: Int, pruning: Bool) throws(SimilarityError)
+        -> (clustering: Clustering, multiplied: Int) {
         guard d > 0, initial.count % d == 0, !initial.isEmpty else {
             throw .invalidArgument("the initial centroids must be k × \(d) values, got \(initial.count)")
         }
         let k = initial.count / d
-        try check(points, count: n, dimension: d, k: k)
-        guard initial.allSatisfy(\.isFinite) else { throw .invalidArgument("the initial centroids hold NaN or infinite values") }
-        let threshold = tolerance * meanVariance(points, count: n, dimension: d)
+        try checkShape(points, count: n, dimension: d, k: k)
+        guard RowPasses.allFinite(initial) else { throw .invalidArgument("the initial centroids hold NaN or infinite values") }
+        let workers = max(1, min(requested, n))
+        guard let (norms, variance) = statistics(points, count: n, dimension: d, workers: workers) else {
+            throw .invalidArgument("the points hold NaN or infinite values")
+        }
+        let threshold = tolerance * variance
         var centroids = initial
-        let norms = squaredNorms(points, count: n, dimension: d)
-        var labels = [Int](repeating: -1, count: n)
-        var distances = [Float](repeating: 0, count: n)
+        var state = LloydState(count: n, k: k, dimension: d)
         var iterations = 0
         var converged = false
-        while iterations < max(1, maxIterations) {
-            iterations += 1
-            let previous = labels
-            assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
-            let moved = update(points, count: n, dimension: d, k: k, labels: &labels, distances: distances)
-            var shift = 0.0
-            for i in 0..<(k * d) { let delta = Double(moved[i]) - Double(centroids[i]); shift += delta * delta }
-            centroids = moved
-            if labels == previous { converged = true; break }
-            if shift <= threshold { break }
+        RowPasses.withOneBLASThread {
+            while iterations < max(1, maxIterations) {
+                iterations += 1
+                let previous = state.labels
+                assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, state: &state,
+                       workers: workers, summing: true, pruning: pruning)
+                let moved = update(points, count: n, dimension: d, k: k, centroids: centroids, state: &state)
+                var shift = 0.0
+                for c in 0..<k {
+                    var moves = 0.0
+                    for j in 0..<d { let delta = Double(moved[c * d + j]) - Double(centroids[c * d + j]); moves += delta * delta }
+                    shift += moves
+                    state.shifts[c] = moves.squareRoot()
+                }
+                centroids = moved
+                if state.labels == previous { converged = true; break }
+                if shift <= threshold { break }
+            }
+            if !converged {
+                assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, state: &state,
+                       workers: workers, summing: false, pruning: pruning)
+            }
         }
-        if !converged {
-            assign(points, norms: norms, count: n, dimension: d, centroids: centroids, k: k, labels: &labels, distances: &distances)
-        }
-        var inertia = 0.0
-        for p in 0..<n {
-            var sum = 0.0
-            for j in 0..<d { let delta = Double(points[p * d + j]) - Double(centroids[labels[p] * d + j]); sum += delta * delta }
-            inertia += sum
-        }
-        return Clustering(k: k, dimension: d, centroids: centroids, assignments: labels, inertia: inertia, iterations: iterations)
+        let labels = state.labels
+        let inertia = self.inertia(points, count: n, dimension: d, centroids: centroids, labels: labels, workers: workers)
+        return (Clustering(k: k, dimension: d, centroids: centroids, assignments: labels, inertia: inertia, iterations: iterations),
+                state.multiplied)
     }
 
     /// Greedy k-means++: the first centre uniformly, then each next one the best (lowest total
@@ -128,107 +159,135 @@ public enum KMeans {
     }
 
     static func check(_ points: [Float], count n: Int, dimension d: Int, k: Int) throws(SimilarityError) {
+        try checkShape(points, count: n, dimension: d, k: k)
+        guard RowPasses.allFinite(points) else { throw .invalidArgument("the points hold NaN or infinite values") }
+    }
+
+    static func checkShape(_ points: [Float], count n: Int, dimension d: Int, k: Int) throws(SimilarityError) {
         guard d > 0, n > 0, points.count == n * d else {
             throw .invalidArgument("expected \(n) points of \(d) values (\(n * d) in all), got \(points.count)")
         }
         guard k >= 1, k <= n else { throw .invalidArgument("k must be between 1 and the number of points (\(n)), got \(k)") }
-        guard points.allSatisfy(\.isFinite) else { throw .invalidArgument("the points hold NaN or infinite values") }
     }
 
-    /// Mean over features of each feature's (population) variance: scikit-learn's tolerance scale.
-    static func meanVariance(_ points: [Float], count n: Int, dimension d: Int) -> Double {
-        var sums = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+    /// One pass before the iterations: each point's squared length, and the mean over features
+    /// of each feature's (population) variance, scikit-learn's tolerance scale (column sums and
+    /// sums of squares in double precision, one set per worker). Nil when a value is NaN or
+    /// infinite: double sums of finite floats and of their squares cannot overflow, so they are
+    /// finite exactly when every value is.
+    static func statistics(_ points: [Float], count n: Int, dimension d: Int, workers: Int) -> (norms: [Float], meanVariance: Double)? {
+        var partials = [Double](repeating: 0, count: workers * 2 * d)
+        var norms = [Float](repeating: 0, count: n)
         points.withUnsafeBufferPointer { x in
-            for p in 0..<n {
-                for j in 0..<d {
-                    let v = Double(x[p * d + j])
-                    sums[j] += v
-                    squares[j] += v * v
+            norms.withUnsafeMutableBufferPointer { norms in
+                partials.withUnsafeMutableBufferPointer { out in
+                    let pass = StatisticsBuffers(points: x.baseAddress!, norms: norms.baseAddress!, partials: out.baseAddress!)
+                    RowPasses.forEachChunk(n, workers: workers) { w, range in
+                        let sums = pass.partials + w * 2 * d, squares = sums + d
+                        for p in range {
+                            let row = pass.points + p * d
+                            for j in 0..<d {
+                                let v = Double(row[j])
+                                sums[j] += v
+                                squares[j] += v * v
+                            }
+                            pass.norms[p] = squaredNorm(row, count: d)
+                        }
+                    }
                 }
             }
         }
         var total = 0.0
         for j in 0..<d {
-            let mean = sums[j] / Double(n)
-            total += max(0, squares[j] / Double(n) - mean * mean)
+            var sum = 0.0, square = 0.0
+            for w in 0..<workers { sum += partials[w * 2 * d + j]; square += partials[w * 2 * d + d + j] }
+            guard sum.isFinite, square.isFinite else { return nil }
+            let mean = sum / Double(n)
+            total += max(0, square / Double(n) - mean * mean)
         }
-        return total / Double(d)
+        return (norms, total / Double(d))
     }
 
-    /// Nearest centroid of each point, and its squared distance.
+    /// The squared length of each point.
     static func squaredNorms(_ points: [Float], count n: Int, dimension d: Int) -> [Float] {
         points.withUnsafeBufferPointer { x in
-            (0..<n).map { p in
-                var sum: Float = 0
-                for j in 0..<d { sum += x[p * d + j] * x[p * d + j] }
-                return sum
-            }
+            (0..<n).map { squaredNorm(x.baseAddress! + $0 * d, count: d) }
         }
     }
 
-    static func assign(_ points: [Float], norms pointNorms: [Float], count n: Int, dimension d: Int, centroids: [Float], k: Int,
-                       labels: inout [Int], distances: inout [Float]) {
-        let norms = squaredNorms(centroids, count: k, dimension: d)
-        // Rows of points at a time, so the product stays small for large libraries.
-        let block = 4096
-        var products = [Float](repeating: 0, count: min(block, n) * k)
-        for start in stride(from: 0, to: n, by: block) {
-            let rows = min(block, n - start)
-            points.withUnsafeBufferPointer { x in
-                centroids.withUnsafeBufferPointer { c in
-                    products.withUnsafeMutableBufferPointer { out in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(k), Int32(d), 1,
-                                    x.baseAddress! + start * d, Int32(d), c.baseAddress, Int32(d), 0, out.baseAddress, Int32(k))
-                    }
-                }
-            }
-            for r in 0..<rows {
-                var best = 0
-                var bestValue = Float.infinity
-                for c in 0..<k {
-                    let value = norms[c] - 2 * products[r * k + c]
-                    if value < bestValue { bestValue = value; best = c }
-                }
-                let p = start + r
-                labels[p] = best
-                distances[p] = max(0, pointNorms[p] + bestValue)
-            }
-        }
-    }
-
-    /// Centroids as the means of their points; an empty cluster takes the point farthest from
-    /// its centroid (among clusters that keep at least one), which changes that point's label.
-    static func update(_ points: [Float], count n: Int, dimension d: Int, k: Int,
-                       labels: inout [Int], distances: [Float]) -> [Float] {
-        var counts = [Int](repeating: 0, count: k)
-        for label in labels { counts[label] += 1 }
-        let empty = (0..<k).filter { counts[$0] == 0 }
+    /// Centroids as the means of their points (`state.sums`, `state.counts` from `assign`); an
+    /// empty cluster takes the point farthest from its centroid (among clusters that keep at
+    /// least one), which changes that point's label and moves it between the sums.
+    static func update(_ points: [Float], count n: Int, dimension d: Int, k: Int, centroids old: [Float],
+                       state: inout LloydState) -> [Float] {
+        let empty = (0..<k).filter { state.counts[$0] == 0 }
         if !empty.isEmpty {
+            // Each point's squared distance to the centroid it was assigned (the pass skips
+            // some points, so they are computed here, where they are needed).
+            let distances = points.withUnsafeBufferPointer { x in
+                old.withUnsafeBufferPointer { c in
+                    (0..<n).map { squaredDistance(x.baseAddress! + $0 * d, c.baseAddress! + state.labels[$0] * d, count: d) }
+                }
+            }
             let farthest = (0..<n).sorted { distances[$0] != distances[$1] ? distances[$0] > distances[$1] : $0 < $1 }
             var next = 0
             for cluster in empty {
-                while next < n && counts[labels[farthest[next]]] <= 1 { next += 1 }
+                while next < n && state.counts[state.labels[farthest[next]]] <= 1 { next += 1 }
                 guard next < n else { break }
-                let p = farthest[next]
-                counts[labels[p]] -= 1
-                labels[p] = cluster
-                counts[cluster] = 1
+                let p = farthest[next], from = state.labels[p]
+                state.counts[from] -= 1
+                state.labels[p] = cluster
+                state.counts[cluster] = 1
+                state.upper[p] = .infinity
+                for j in 0..<d {
+                    let v = Double(points[p * d + j])
+                    state.sums[from * d + j] -= v
+                    state.sums[cluster * d + j] = v
+                }
                 next += 1
             }
         }
-        var sums = [Double](repeating: 0, count: k * d)
-        points.withUnsafeBufferPointer { x in
-            sums.withUnsafeMutableBufferPointer { sum in
-                for p in 0..<n {
-                    let row = sum.baseAddress! + labels[p] * d, point = x.baseAddress! + p * d
-                    for j in 0..<d { row[j] += Double(point[j]) }
-                }
-            }
-        }
         var centroids = [Float](repeating: 0, count: k * d)
-        for c in 0..<k where counts[c] > 0 {
-            for j in 0..<d { centroids[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
+        for c in 0..<k where state.counts[c] > 0 {
+            for j in 0..<d { centroids[c * d + j] = Float(state.sums[c * d + j] / Double(state.counts[c])) }
         }
         return centroids
     }
+
+    /// Σ ‖x − c(x)‖²: each point's in single precision, their sum in double.
+    static func inertia(_ points: [Float], count n: Int, dimension d: Int, centroids: [Float], labels: [Int], workers: Int) -> Double {
+        var partials = [Double](repeating: 0, count: workers)
+        points.withUnsafeBufferPointer { x in
+            centroids.withUnsafeBufferPointer { c in
+                labels.withUnsafeBufferPointer { labels in
+                    partials.withUnsafeMutableBufferPointer { out in
+                        let pass = InertiaBuffers(points: x.baseAddress!, centroids: c.baseAddress!, labels: labels.baseAddress!,
+                                                  partials: out.baseAddress!)
+                        RowPasses.forEachChunk(n, workers: workers) { w, range in
+                            var sum = 0.0
+                            for p in range {
+                                sum += Double(squaredDistance(pass.points + p * d, pass.centroids + pass.labels[p] * d, count: d))
+                            }
+                            pass.partials[w] = sum
+                        }
+                    }
+                }
+            }
+        }
+        return partials.reduce(0, +)
+    }
+}
+
+/// What `KMeans.statistics` reads and writes: each worker its own rows of `norms` and its own
+/// part of `partials`.
+private struct StatisticsBuffers: @unchecked Sendable {
+    let points: UnsafePointer<Float>
+    let norms: UnsafeMutablePointer<Float>
+    let partials: UnsafeMutablePointer<Double>
+}
+
+private struct InertiaBuffers: @unchecked Sendable {
+    let points: UnsafePointer<Float>, centroids: UnsafePointer<Float>
+    let labels: UnsafePointer<Int>
+    let partials: UnsafeMutablePointer<Double>
 }

@@ -49,4 +49,24 @@ final class ClusteringGoldenTests: XCTestCase {
             for (a, b) in zip(projected, c.projection) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale, c.name) }
         }
     }
+
+    /// The same fixtures with every pass split across three workers (the fixtures are small
+    /// enough to run on one by default).
+    func testSplitPassesMatchScikitLearn() throws {
+        for c in try Self.cases() {
+            let result = try KMeans.lloyd(c.points, count: c.count, dimension: c.dimension, initial: c.initial,
+                                          maxIterations: 300, tolerance: c.tolerance, workers: 3)
+            XCTAssertEqual(result.assignments, c.labels, c.name)
+            XCTAssertEqual(result.iterations, c.iterations, c.name)
+            XCTAssertEqual(result.inertia, c.inertia, accuracy: 1e-4 * c.inertia, c.name)
+            for (a, b) in zip(result.centroids, c.centroids) { XCTAssertEqual(a, b, accuracy: 1e-4, c.name) }
+            let pca = try PrincipalComponents(c.points, count: c.count, dimension: c.dimension, components: 2, workers: 3)
+            for (a, b) in zip(pca.axes, c.components) { XCTAssertEqual(a, b, accuracy: 1e-4, c.name) }
+            for (a, b) in zip(pca.explainedVarianceRatio, c.explained_variance_ratio) { XCTAssertEqual(a, b, accuracy: 1e-6, c.name) }
+            let projected = try pca.project(c.points, count: c.count, workers: 3)
+            let scale = c.projection.map(abs).max() ?? 1
+            XCTAssertEqual(projected.count, c.projection.count, c.name)
+            for (a, b) in zip(projected, c.projection) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale, c.name) }
+        }
+    }
 }
