@@ -17,7 +17,7 @@ extension APITests {
         XCTAssertEqual(json["tag"] as? String, tag)
         XCTAssertEqual(json["method"] as? String, "grad-cam")
         XCTAssertNotNil(json["model_version"] as? String)
-        XCTAssertEqual(json["stage"] as? String, "layers.2", "the shipped ResNet's last convolutional stage")
+        XCTAssertEqual(json["stage"] as? String, "layers.3", "the shipped ResNet's last convolutional stage (of four)")
         let probability = try XCTUnwrap((json["probability"] as? NSNumber)?.doubleValue)
         let stored = try XCTUnwrap((predicted.first?["probability"] as? NSNumber)?.doubleValue)
         XCTAssertEqual(probability, stored, accuracy: 1e-3, "the explanation's probability is the tagged one")

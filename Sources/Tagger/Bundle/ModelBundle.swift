@@ -44,10 +44,7 @@ public struct ModelBundle {
     }
 
     /// The labels learnt from hard tags: `labels` without `softLabels`, in output order.
-    public var hardLabels: [String] {
-        let soft = Set(softLabels)
-        return labels.filter { !soft.contains($0) }
-    }
+    public var hardLabels: [String] { Array(labels.dropLast(softLabels.count)) }
 
     /// The whole file's bytes (what `write` puts on disk).
     public func serialized() throws(ModelBundleError) -> [UInt8] {

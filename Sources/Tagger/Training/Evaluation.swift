@@ -42,12 +42,11 @@ public enum Evaluation {
             progress(i + 1, tracks.count)
         }
         // Metrics on the hard labels only: a distilled model's teacher tags have no truth here.
-        let l = bundle.labels.count
-        let hard = bundle.labels.indices.filter { !Set(bundle.softLabels).contains(bundle.labels[$0]) }
+        let l = bundle.labels.count, hard = bundle.hardLabels
         let rows = probabilities.count / l
         let metrics = try MultiLabelMetrics.compute(
-            probabilities: (0..<rows).flatMap { i in hard.map { probabilities[i * l + $0] } },
-            targets: (0..<rows).flatMap { i in hard.map { targets[i * l + $0] } }, labels: hard.map { bundle.labels[$0] })
+            probabilities: (0..<rows).flatMap { i in probabilities[(i * l)..<(i * l + hard.count)] },
+            targets: (0..<rows).flatMap { i in targets[(i * l)..<(i * l + hard.count)] }, labels: hard)
         return (metrics, failures)
     }
 }

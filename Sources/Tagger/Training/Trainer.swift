@@ -245,7 +245,7 @@ public final class Trainer {
         }
         for t in 0..<data.tracks.count where counts[t] > 0 { for j in 0..<l { sums[t * l + j] /= counts[t] } }
         let h = data.hardLabelCount
-        let rows = data.masks == nil ? Array(data.tracks.indices) : data.hardLabelledTracks
+        let rows = data.hardLabelledTracks
         let metrics = try MultiLabelMetrics.compute(
             probabilities: rows.flatMap { t in sums[(t * l)..<(t * l + h)] },
             targets: rows.flatMap { data.targets[$0][..<h] }, labels: Array(data.labels[..<h]))
