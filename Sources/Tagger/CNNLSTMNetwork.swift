@@ -43,6 +43,12 @@ public final class CNNLSTMNetwork: TaggingNetwork {
         return output
     }
 
+    public func backward(_ dLogits: Tensor, dEmbeddings: Tensor) throws(ShapeError) {
+        try head.setEmbeddingGradient(dEmbeddings, batch: dLogits.shape.first ?? 0, model: "CNNLSTMNetwork")
+        defer { head.embeddingGradient = nil }
+        try backward(dLogits)
+    }
+
     public func backward(_ dLogits: Tensor) throws(ShapeError) {
         try input.withGradient(dLogits, numGenres: head.numGenres, model: "CNNLSTMNetwork") { (dout) throws(ShapeError) in
             var d = try head.backward(dout)

@@ -200,6 +200,7 @@ public final class MusicnnNetwork: TaggingNetwork {
     }
 
     public func backward(_ dLogits: Tensor) throws(ShapeError) { throw Self.inferenceOnly("backward") }
+    public func backward(_ dLogits: Tensor, dEmbeddings: Tensor) throws(ShapeError) { throw Self.inferenceOnly("backward") }
 
     public var stageNames: [String] { [] }
 

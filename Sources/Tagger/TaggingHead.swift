@@ -10,6 +10,9 @@ final class TaggingHead {
     let embeddingReLU = ReLU(inPlace: true)
     let dropout: Dropout
     let classifier: Linear
+    /// Added to the embeddings' gradient by the next `backward` (an embedding-level loss, such as
+    /// `RelationalDistillation`), then cleared: (B, embeddingDim).
+    var embeddingGradient: Tensor?
 
     /// - Parameter features: channels of the feature map the head pools.
     init(features: Int, config: ArchitectureConfig, rng: inout SeededGenerator) {
@@ -38,10 +41,19 @@ final class TaggingHead {
                            embeddings: embeddings.tensor([embeddings.shape.batch, embeddings.shape.channels]))
     }
 
+    func setEmbeddingGradient(_ g: Tensor, batch: Int, model: String) throws(ShapeError) {
+        try g.checkShape([batch, embeddingLinear.outFeatures], "\(model).backward gradient of the embeddings")
+        embeddingGradient = g
+    }
+
     // dLogits is (B, numGenres); returns the gradient of the pooled feature map (B, C, H, W)
     func backward(_ dLogits: UnsafeMutablePointer<Float>) throws(ShapeError) -> UnsafeMutablePointer<Float> {
         var d = try classifier.backward(dLogits)
         d = try dropout.backward(d)
+        if let extra = embeddingGradient {
+            embeddingGradient = nil
+            extra.data.withUnsafeBufferPointer { for k in $0.indices { d[k] += $0[k] } }
+        }
         d = try embeddingReLU.backward(d)
         d = try embeddingNorm.backward(d)
         d = try embeddingLinear.backward(d)

@@ -18,6 +18,9 @@ public protocol TaggingNetwork: AnyObject {
     /// The gradient of the logits of the last `forward(training: true)`; accumulates into the
     /// parameters' `grad`.
     func backward(_ dLogits: Tensor) throws(ShapeError)
+    /// As `backward(_:)`, with `dEmbeddings` ((B, embeddingDim)) added to the gradient of the
+    /// embeddings (`ModelOutput.embeddings`) — a loss on them, such as `RelationalDistillation`.
+    func backward(_ dLogits: Tensor, dEmbeddings: Tensor) throws(ShapeError)
     func zeroGrad()
 
     /// The convolutional stages in forward order, by module path (`stem`, `layers.0`, … or

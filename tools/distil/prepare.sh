@@ -40,7 +40,7 @@ soft=()
 for teacher in MTT MSD; do
   prefix=$(echo "$teacher" | tr 'A-Z' 'a-z'):
   "$TIMBRE" soft-labels --model "models/musicnn/${teacher}_musicnn.safetensors" --audio-dir "$OUT/audio" --under real \
-      --prefix "$prefix" --out "$OUT/soft-real-$teacher.csv"
+      --prefix "$prefix" --out "$OUT/soft-real-$teacher.csv" --embeddings-out "$OUT/teacher-real-$teacher.csv"
   soft+=(--soft-labels "$OUT/soft-real-$teacher.csv")
 done
 if [ "$TEACH_DEMO" = 1 ]; then

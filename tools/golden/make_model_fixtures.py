@@ -35,7 +35,13 @@ Files (safetensors; config and settings as JSON strings in `__metadata__`):
       <stage>.cam, <stage>.cam_upsampled    Grad-CAM (B,h,w) and bilinear to (B,32,48)
                                             (metadata: label, stages, stage_names)
 
-`make_model_fixtures.py gradcam` writes only the Grad-CAM fixtures.
+  relational.safetensors  similarity-preserving distillation (RelationalDistillation):
+      alone.embeddings (7,6), alone.teacher (7,4, unit rows), alone.known (7: 1/0),
+      alone.loss, alone.grad        L = w·mean_{i≠j known} (cos(e_i,e_j) − t_i·t_j)², w 0.7
+      net.weights.<name>, net.input, net.targets, net.teacher (4,3), net.loss, net.grad.<param>
+                                    the tiny ResNet-SE, train mode: BCE + relational (w 0.5)
+
+`make_model_fixtures.py gradcam` writes only the Grad-CAM fixtures; `… relational` only relational.safetensors.
 """
 from __future__ import annotations
 
@@ -377,6 +383,49 @@ def schedules_fixture() -> None:
     save("schedules.safetensors", out, meta(settings=settings))
 
 
+# ---------------------------------------------------------------- relational distillation
+def relational_loss(emb: torch.Tensor, teacher: torch.Tensor, known: torch.Tensor, weight: float) -> torch.Tensor:
+    idx = known.nonzero().flatten()
+    e = torch.nn.functional.normalize(emb[idx], dim=1, eps=1e-8)
+    t = teacher[idx]
+    n = len(idx)
+    off = 1 - torch.eye(n, dtype=emb.dtype)
+    return weight * (((e @ e.T - t @ t.T) ** 2) * off).sum() / (n * (n - 1))
+
+
+def relational_fixture() -> None:
+    torch.manual_seed(15)
+    out = {}
+    emb = torch.relu(torch.randn(7, 6))
+    emb[3, :] = torch.relu(torch.randn(6)) + 0.1  # no all-zero row: its direction is undefined
+    teacher = torch.nn.functional.normalize(torch.randn(7, 4), dim=1)
+    known = torch.tensor([1, 0, 1, 1, 1, 0, 1], dtype=torch.float32)
+    x = emb.clone().requires_grad_(True)
+    loss = relational_loss(x, teacher, known, 0.7)
+    loss.backward()
+    out.update({"alone.embeddings": emb, "alone.teacher": teacher, "alone.known": known,
+                "alone.loss": loss.reshape(1), "alone.grad": x.grad})
+
+    config = {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8, "use_attention": True,
+              "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2], "attention_reduction": 4}
+    torch.manual_seed(4)
+    model = make_network(config)
+    randomise_batch_norm(model)
+    out.update({f"net.weights.{k}": v.clone() for k, v in model.state_dict().items()})
+    batch = 4
+    inp = torch.randn(batch, 1, 32, 32)
+    targets = torch.rand(batch, 5)
+    net_teacher = torch.nn.functional.normalize(torch.randn(batch, 3), dim=1)
+    model.train()
+    emb = model.get_embeddings(inp)
+    logits = model.classifier(model.dropout(emb))
+    loss = torch.nn.BCEWithLogitsLoss()(logits, targets) + relational_loss(emb, net_teacher, torch.ones(batch), 0.5)
+    loss.backward()
+    out.update({"net.input": inp, "net.targets": targets, "net.teacher": net_teacher, "net.loss": loss.reshape(1)})
+    out.update({f"net.grad.{k}": p.grad.clone() for k, p in model.named_parameters()})
+    save("relational.safetensors", out, meta(config=config, alone_weight=0.7, net_weight=0.5))
+
+
 # ---------------------------------------------------------------- safetensors interchange
 def interchange_fixture() -> None:
     torch.manual_seed(14)
@@ -397,6 +446,9 @@ def main() -> None:
     if sys.argv[1:] == ["gradcam"]:
         gradcam_fixtures()
         return
+    if sys.argv[1:] == ["relational"]:
+        relational_fixture()
+        return
     model_fixture("resnet_se_tiny.safetensors",
                   {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8,
                    "use_attention": True, "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2],
@@ -416,6 +468,7 @@ def main() -> None:
     schedules_fixture()
     interchange_fixture()
     gradcam_fixtures()
+    relational_fixture()
 
 
 if __name__ == "__main__":

@@ -62,6 +62,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Training chunks per epoch of a track with soft targets only (a real recording only a
     /// teacher labelled, usually long); nil: `chunks_per_track`.
     public var softOnlyChunksPerTrack: Int? = nil
+    /// A teacher's track embeddings (`timbre soft-labels --embeddings-out`), a CSV whose paths are
+    /// the prepared corpus's; empty: none.
+    public var teacherEmbeddings = ""
+    /// Weight of the similarity-preserving loss on them (`RelationalDistillation`): within a
+    /// batch, the student embeddings' cosine similarities are drawn to the teacher's; 0: off.
+    public var relationalDistillationWeight: Float = 0
 
     public init() {}
 
@@ -72,6 +78,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case earlyStoppingMetric = "early_stopping_metric", earlyStoppingPatience = "early_stopping_patience"
         case posWeight = "pos_weight", maxPosWeight = "max_pos_weight", chunksPerTrack = "chunks_per_track"
         case distillationWeight = "distillation_weight", softOnlyChunksPerTrack = "soft_only_chunks_per_track"
+        case teacherEmbeddings = "teacher_embeddings", relationalDistillationWeight = "relational_distillation_weight"
     }
 }
 
@@ -133,6 +140,11 @@ extension ExperimentConfig {
         if let c = t.chunksPerTrack, c < 1 { found.append("training.chunks_per_track must be at least 1") }
         if !(t.distillationWeight >= 0) || !t.distillationWeight.isFinite { found.append("training.distillation_weight must be 0 or more") }
         if let c = t.softOnlyChunksPerTrack, c < 1 { found.append("training.soft_only_chunks_per_track must be at least 1") }
+        if !(t.relationalDistillationWeight >= 0) || !t.relationalDistillationWeight.isFinite {
+            found.append("training.relational_distillation_weight must be 0 or more")
+        } else if t.relationalDistillationWeight > 0 && t.teacherEmbeddings.isEmpty {
+            found.append("training.relational_distillation_weight needs training.teacher_embeddings (a CSV from `timbre soft-labels --embeddings-out`)")
+        }
         if augmentation.mixupAlpha < 0 { found.append("augmentation.mixup_alpha must be >= 0") }
         found += augmentation.audio.problems
         if prediction.chunkHop < 1 || prediction.maxChunks < 1 { found.append("prediction.chunk_hop and max_chunks must be at least 1") }

@@ -57,6 +57,9 @@ public final class Trainer {
     let loss: BCEWithLogitsLoss
     let normalization: InputNormalization
     let frontEnd: FrontEnd
+    /// Per position in `train.tracks`, its teacher's unit embedding (relational distillation),
+    /// nil when it has none; empty when the loss is off.
+    let teacherVectors: [[Float]?]
     public internal(set) var history: [EpochRecord] = []
     var best: Double?
     var epochsWithoutImprovement = 0
@@ -89,6 +92,19 @@ public final class Trainer {
         if !soft.isEmpty {
             let unlabelled = train.tracks.count - train.hardLabelledTracks.count
             observer?.message("distillation: \(soft.count) soft tags (weight \(weight)), \(unlabelled) of \(train.tracks.count) training tracks with soft targets only")
+        }
+        if config.training.relationalDistillationWeight > 0 {
+            let file = config.training.teacherEmbeddings
+            let table = try TeacherEmbeddingTable.read(csvAt: file)
+            let all = cache.index.tracks
+            teacherVectors = train.tracks.map { table.rows[all[$0].path] }
+            let matched = teacherVectors.filter { $0 != nil }.count
+            guard matched >= 2 else {
+                throw TrainingError.invalidConfig(["training.teacher_embeddings \(file) names \(matched) of the \(train.tracks.count) training tracks (its paths must be the prepared corpus's, relative to the audio folder, e.g. \(all.first?.path ?? "a/b.flac"))"])
+            }
+            observer?.message("relational distillation: \(matched) of \(train.tracks.count) training tracks have a \(table.dimension)-d teacher embedding (weight \(config.training.relationalDistillationWeight))")
+        } else {
+            teacherVectors = []
         }
         validation = TrainingData(cache: cache, split: "val", softLabels: soft, softWeight: weight)
         guard train.chunkCount >= 2 else { throw TrainingError.notEnoughData("the train split has \(train.chunkCount) chunks") }
@@ -153,16 +169,27 @@ public final class Trainer {
             optimizer.zeroGrad()
             for b in 0..<batches {
                 let batch = items[(b * t.batchSize)..<((b + 1) * t.batchSize)]
-                try train.fill(batch: batch, normalization: normalization, augmentation: config.augmentation,
-                               rng: &rng, input: &input, target: &target, mask: &mask)
+                let mix = try train.fill(batch: batch, normalization: normalization, augmentation: config.augmentation,
+                                         rng: &rng, input: &input, target: &target, mask: &mask)
                 let output = try network.forward(input, training: true)
                 var (value, gradient) = try loss(logits: output.logits, targets: target, mask: train.masks == nil ? nil : mask)
+                var embeddingGradient: Tensor?
+                if !teacherVectors.isEmpty {
+                    let rows = batch.map { teacherVectors[$0.track] }
+                    let teacher = mix.map { m in rows.indices.map { RelationalDistillation.mixed(rows[$0], rows[m.partner[$0]], lambda: m.lambda) } } ?? rows
+                    let relational = RelationalDistillation.loss(embeddings: output.embeddings, teacher: teacher,
+                                                                 weight: t.relationalDistillationWeight)
+                    value += relational.loss
+                    embeddingGradient = relational.gradient
+                }
                 guard value.isFinite else { throw TrainingError.diverged(epoch: epoch, step: b + 1, loss: value) }
                 if t.accumulationSteps > 1 {
                     let scale = 1 / Float(t.accumulationSteps)
                     for i in gradient.data.indices { gradient.data[i] *= scale }
+                    if embeddingGradient != nil { for i in embeddingGradient!.data.indices { embeddingGradient!.data[i] *= scale } }
                 }
-                try network.backward(gradient)
+                if let embeddingGradient { try network.backward(gradient, dEmbeddings: embeddingGradient) }
+                else { try network.backward(gradient) }
                 if (b + 1) % t.accumulationSteps == 0 || b == batches - 1 {
                     if let clip = t.gradClip { _ = clipGradNorm(network.parameters, maxNorm: clip) }
                     optimizer.step()

@@ -110,13 +110,21 @@ public struct TrainingData {
                  input: &input, target: &target, mask: &mask)
     }
 
+    /// How a batch was mixed: example i is λ·(example i) + (1−λ)·(example partner[i]).
+    public struct MixupDraw: Sendable, Equatable {
+        public var lambda: Float
+        public var partner: [Int]
+    }
+
     /// As `fill(batch:…target:)`, and `mask` ((B, L)) from `masks` (all ones when nil); mixup
-    /// keeps a target only where both mixed tracks know it (the smaller weight).
+    /// keeps a target only where both mixed tracks know it (the smaller weight). Returns the
+    /// mixup draw when the batch was mixed.
+    @discardableResult
     public func fill(
         batch: ArraySlice<(track: Int, chunk: Int)>, normalization: InputNormalization,
         augmentation: AugmentationConfig?, rng: inout Xoshiro256StarStar,
         input: inout Tensor, target: inout Tensor, mask: inout Tensor
-    ) throws {
+    ) throws -> MixupDraw? {
         let (m, f) = chunkShape
         let size = m * f
         let b = batch.count
@@ -158,7 +166,9 @@ public struct TrainingData {
                 for k in 0..<l { target.data[i * l + k] = lambda * y[i * l + k] + (1 - lambda) * y[p * l + k] }
                 if masks != nil { for k in 0..<l { mask.data[i * l + k] = min(w[i * l + k], w[p * l + k]) } }
             }
+            return MixupDraw(lambda: lambda, partner: partner)
         }
+        return nil
     }
 
     /// pos_weight per label: negatives / positives over the split's tracks that know the label,

@@ -1,0 +1,123 @@
+import Foundation
+import NeuralNet
+
+/// A teacher's track embeddings (`timbre soft-labels --embeddings-out FILE`): one row per audio
+/// file, `path,e0,e1,…`, every vector of the same length. Rows are L2-normalised on reading, so
+/// only their directions (what cosine similarity ranks) count.
+public struct TeacherEmbeddingTable: Sendable, Equatable {
+    public var dimension: Int
+    /// Per path, the unit vector.
+    public var rows: [String: [Float]]
+
+    public init(dimension: Int, rows: [String: [Float]]) { self.dimension = dimension; self.rows = rows }
+
+    /// Reads one file; every problem is reported at once, with its line.
+    public static func read(csvAt file: String) throws(LabelError) -> TeacherEmbeddingTable {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw LabelError(file: file, problems: ["cannot be read as UTF-8 text"])
+        }
+        let table = CSV.parse(text)
+        guard let header = table.first else { throw LabelError(file: file, problems: ["is empty"]) }
+        guard let first = header.first?.trimmingCharacters(in: .whitespaces).lowercased(), first == "path", header.count >= 2 else {
+            throw LabelError(file: file, problems: ["line 1: the header must be path,e0,e1,… (the path, then one column per embedding dimension); found \(header.prefix(4))"])
+        }
+        let dimension = header.count - 1
+        var rows: [String: [Float]] = [:]
+        var problems: [String] = []
+        for (index, row) in table.enumerated().dropFirst() {
+            let line = index + 1
+            if row.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            guard row.count == header.count else {
+                problems.append("line \(line): \(row.count) columns, the header has \(header.count)")
+                continue
+            }
+            let path = row[0].trimmingCharacters(in: .whitespaces)
+            if path.isEmpty { problems.append("line \(line): empty path"); continue }
+            if rows[path] != nil { problems.append("line \(line): \(path) is listed twice"); continue }
+            let values = row.dropFirst().map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.allSatisfy({ $0?.isFinite == true }) else {
+                problems.append("line \(line): every value must be a finite number")
+                continue
+            }
+            let vector = values.map { $0! }
+            let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { problems.append("line \(line): the vector is all zeros (no direction)"); continue }
+            rows[path] = vector.map { $0 / norm }
+        }
+        if rows.isEmpty && problems.isEmpty { problems.append("no data rows after the header") }
+        guard problems.isEmpty else { throw LabelError(file: file, problems: problems) }
+        return TeacherEmbeddingTable(dimension: dimension, rows: rows)
+    }
+
+    /// The CSV `read` reads (six significant digits).
+    public static func csvText(dimension: Int, rows: [(path: String, vector: [Float])]) -> String {
+        var text = (["path"] + (0..<dimension).map { "e\($0)" }).joined(separator: ",") + "\n"
+        for row in rows {
+            text += ([SoftLabelTable.csvField(row.path)] + row.vector.map { String(format: "%.6g", $0) }).joined(separator: ",") + "\n"
+        }
+        return text
+    }
+}
+
+/// Similarity-preserving distillation of a teacher's embeddings: among the examples of a batch
+/// that have a teacher vector, the student's cosine similarities should be the teacher's,
+///
+///     L = w · mean over pairs i ≠ j of (cos(e_i, e_j) − cos(t_i, t_j))²,
+///
+/// so that tracks the teacher finds alike are neighbours of the student's embedding too. The
+/// student's vectors are the network's embeddings (before dropout); no layer is added.
+public enum RelationalDistillation {
+    /// The loss and its gradient with respect to `embeddings` ((B, D)); `teacher[i]` is example
+    /// i's unit teacher vector, nil when it has none. Fewer than two known examples: zero loss,
+    /// zero gradient.
+    public static func loss(embeddings: Tensor, teacher: [[Float]?], weight: Float) -> (loss: Float, gradient: Tensor) {
+        let b = embeddings.shape[0], d = embeddings.count / max(1, b)
+        var gradient = Tensor(zeros: embeddings.shape)
+        let known = teacher.indices.filter { $0 < b && teacher[$0] != nil }
+        let n = known.count
+        guard n >= 2, weight > 0 else { return (0, gradient) }
+        var unit = [Float](repeating: 0, count: n * d)
+        var norms = [Float](repeating: 0, count: n)
+        for (r, i) in known.enumerated() {
+            var s: Float = 0
+            for k in 0..<d { s += embeddings.data[i * d + k] * embeddings.data[i * d + k] }
+            norms[r] = max(s.squareRoot(), 1e-8)
+            for k in 0..<d { unit[r * d + k] = embeddings.data[i * d + k] / norms[r] }
+        }
+        let pairs = Float(n * (n - 1))
+        var total: Float = 0
+        // dL/dû_r = (4w / pairs) Σ_{s≠r} (S_rs − T_rs) û_s
+        var dUnit = [Float](repeating: 0, count: n * d)
+        for r in 0..<n {
+            for s in 0..<n where s != r {
+                var student: Float = 0
+                for k in 0..<d { student += unit[r * d + k] * unit[s * d + k] }
+                let t = teacher[known[r]]!, u = teacher[known[s]]!
+                var target: Float = 0
+                for k in 0..<min(t.count, u.count) { target += t[k] * u[k] }
+                let diff = student - target
+                total += diff * diff
+                let scale = 4 * weight / pairs * diff
+                for k in 0..<d { dUnit[r * d + k] += scale * unit[s * d + k] }
+            }
+        }
+        // Through the normalisation: de = (dû − û (û·dû)) / |e|
+        for (r, i) in known.enumerated() {
+            var dot: Float = 0
+            for k in 0..<d { dot += unit[r * d + k] * dUnit[r * d + k] }
+            for k in 0..<d { gradient.data[i * d + k] = (dUnit[r * d + k] - unit[r * d + k] * dot) / norms[r] }
+        }
+        return (weight * total / pairs, gradient)
+    }
+
+    /// The teacher vector of a mixed example (mixup: λ·t_a + (1−λ)·t_b, made unit), known only
+    /// when both are.
+    public static func mixed(_ a: [Float]?, _ b: [Float]?, lambda: Float) -> [Float]? {
+        guard let a, let b, a.count == b.count else { return nil }
+        var v = zip(a, b).map { lambda * $0 + (1 - lambda) * $1 }
+        let norm = v.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        guard norm > 1e-8 else { return nil }
+        for k in v.indices { v[k] /= norm }
+        return v
+    }
+}
