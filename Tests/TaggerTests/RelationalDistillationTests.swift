@@ -42,6 +42,16 @@ final class RelationalDistillationTests: XCTestCase {
         XCTAssertEqual(one.loss, 0)
         XCTAssertTrue(one.gradient.data.allSatisfy { $0 == 0 })
         XCTAssertEqual(RelationalDistillation.loss(embeddings: embeddings, teacher: teacher, weight: 0).loss, 0)
+
+        // The neighbour form (KL of each example's softmax over the others), τ 0.2.
+        let kl = RelationalDistillation.neighbourLoss(embeddings: embeddings, teacher: teacher, weight: 0.7, temperature: 0.2)
+        XCTAssertEqual(kl.loss, try golden.tensor(named: "neighbours.loss").data[0], accuracy: 1e-6)
+        assertClose(kl.gradient, try golden.tensor(named: "neighbours.grad"), rel: 1e-5, "neighbours: dL/d embeddings")
+        // A student with the teacher's own directions has no loss.
+        let same = RelationalDistillation.neighbourLoss(embeddings: try Tensor(shape: [3, 2], data: [1, 0, 0, 1, 1, 1]),
+                                                        teacher: [[1, 0], [0, 1], [Float(0.5).squareRoot(), Float(0.5).squareRoot()]],
+                                                        weight: 1, temperature: 0.2)
+        XCTAssertEqual(same.loss, 0, accuracy: 1e-6)
     }
 
     /// BCE on the logits plus the relational loss on the embeddings, backward through the tiny
@@ -118,5 +128,32 @@ final class RelationalDistillationTests: XCTestCase {
         XCTAssertTrue(config.problems.contains { $0.contains("needs training.teacher_embeddings") }, "\(config.problems)")
         config.training.relationalDistillationWeight = -1
         XCTAssertTrue(config.problems.contains { $0.contains("relational_distillation_weight must be 0 or more") })
+    }
+
+    /// Optimising the loss alone (no tag loss) through a tiny ResNet-SE on a fixed batch: the
+    /// student's similarities come to the teacher's, in both forms.
+    func testOptimisingTheLossAloneDrawsTheNetworkToTheTeacher() throws {
+        for form in ["cosine", "neighbours"] {
+            let config = ArchitectureConfig(numGenres: 3, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1], attentionReduction: 2)
+            let net = makeNetwork(config, seed: 7)
+            var rng = SeededGenerator(seed: 5)
+            let input = try Tensor(shape: [8, 1, 16, 16], data: (0..<(8 * 256)).map { _ in Float(rng.nextUnitFloat() * 2 - 1) })
+            let teacher: [[Float]?] = (0..<8).map { $0 % 2 == 0 ? [1, 0] : [0, 1] }
+            let optimizer = AdamW(parameters: net.parameters, learningRate: 0.01, weightDecay: 0)
+            func step() throws -> Float {
+                net.zeroGrad()
+                let output = try net.forward(input, training: true)
+                let (loss, gradient) = form == "cosine"
+                    ? RelationalDistillation.loss(embeddings: output.embeddings, teacher: teacher, weight: 1)
+                    : RelationalDistillation.neighbourLoss(embeddings: output.embeddings, teacher: teacher, weight: 1, temperature: 0.1)
+                try net.backward(Tensor(zeros: [8, 3]), dEmbeddings: gradient)
+                optimizer.step()
+                return loss
+            }
+            let first = try step()
+            var last = first
+            for _ in 0..<60 { last = try step() }
+            XCTAssertLessThan(last, 0.3 * first, "\(form): loss \(first) → \(last)")
+        }
     }
 }

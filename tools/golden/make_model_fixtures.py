@@ -38,6 +38,8 @@ Files (safetensors; config and settings as JSON strings in `__metadata__`):
   relational.safetensors  similarity-preserving distillation (RelationalDistillation):
       alone.embeddings (7,6), alone.teacher (7,4, unit rows), alone.known (7: 1/0),
       alone.loss, alone.grad        L = w·mean_{i≠j known} (cos(e_i,e_j) − t_i·t_j)², w 0.7
+      neighbours.loss, neighbours.grad   L = w·mean_i KL(softmax_j(t_i·t_j/τ) ‖ softmax_j(cos(e_i,e_j)/τ)),
+                                    w 0.7, τ 0.2, on the same examples
       net.weights.<name>, net.input, net.targets, net.teacher (4,3), net.loss, net.grad.<param>
                                     the tiny ResNet-SE, train mode: BCE + relational (w 0.5)
 
@@ -393,6 +395,18 @@ def relational_loss(emb: torch.Tensor, teacher: torch.Tensor, known: torch.Tenso
     return weight * (((e @ e.T - t @ t.T) ** 2) * off).sum() / (n * (n - 1))
 
 
+def neighbour_loss(emb: torch.Tensor, teacher: torch.Tensor, known: torch.Tensor, weight: float, tau: float) -> torch.Tensor:
+    idx = known.nonzero().flatten()
+    e = torch.nn.functional.normalize(emb[idx], dim=1, eps=1e-8)
+    t = teacher[idx]
+    n = len(idx)
+    off = ~torch.eye(n, dtype=torch.bool)
+    s = (e @ e.T)[off].view(n, n - 1) / tau
+    r = (t @ t.T)[off].view(n, n - 1) / tau
+    p = torch.softmax(r, dim=1)
+    return weight * (p * (torch.log_softmax(r, dim=1) - torch.log_softmax(s, dim=1))).sum() / n
+
+
 def relational_fixture() -> None:
     torch.manual_seed(15)
     out = {}
@@ -405,6 +419,10 @@ def relational_fixture() -> None:
     loss.backward()
     out.update({"alone.embeddings": emb, "alone.teacher": teacher, "alone.known": known,
                 "alone.loss": loss.reshape(1), "alone.grad": x.grad})
+    x = emb.clone().requires_grad_(True)
+    loss = neighbour_loss(x, teacher, known, 0.7, 0.2)
+    loss.backward()
+    out.update({"neighbours.loss": loss.reshape(1), "neighbours.grad": x.grad})
 
     config = {"kind": "resnet_se", "num_genres": 5, "input_channels": 1, "base_channels": 8, "use_attention": True,
               "embedding_dim": 16, "dropout": 0.0, "blocks": [1, 2], "attention_reduction": 4}

@@ -14,7 +14,7 @@ import NeuralNet
 /// | `normalization` | `InputNormalization`: (dB − mean) / std applied to every chunk |
 /// | `metrics` | test/validation metrics of the run (informational) |
 /// | `training` | experiment name, epoch, creation time (informational) |
-/// | `soft_labels` | the labels learnt from a teacher's soft targets (distillation), a suffix of `labels`; absent when none |
+/// | `soft_labels` | the labels learnt from a teacher's soft targets (distillation), after the hard ones in `labels` (a retraining may append new tags after them); absent when none |
 ///
 /// A PyTorch `state_dict` saved with `safetensors.torch.save_file(..., metadata=...)` with the
 /// same metadata loads here and predicts the same.
@@ -34,17 +34,32 @@ public struct ModelBundle {
         self.normalization = normalization; self.info = info
     }
 
-    /// The labels learnt by distillation from a teacher (`soft_labels`), the last outputs;
-    /// empty for most models (and for metadata that does not name a suffix of `labels`).
+    /// The labels learnt by distillation from a teacher (`soft_labels`), in output order: the
+    /// last outputs of a distilled model, followed by any tag a retraining added later. Empty
+    /// for most models, and for metadata that names a label the model lacks.
     public var softLabels: [String] {
         guard let text = info[Self.softLabelsKey],
-              let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
-              names.count <= labels.count, Array(labels.suffix(names.count)) == names else { return [] }
-        return names
+              let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else { return [] }
+        let listed = Set(names)
+        guard listed.isSubset(of: labels) else { return [] }
+        return labels.filter { listed.contains($0) }
     }
 
     /// The labels learnt from hard tags: `labels` without `softLabels`, in output order.
-    public var hardLabels: [String] { Array(labels.dropLast(softLabels.count)) }
+    public var hardLabels: [String] { hardLabelColumns.map { labels[$0] } }
+
+    /// The output columns of `hardLabels`.
+    public var hardLabelColumns: [Int] {
+        let soft = Set(softLabels)
+        return labels.indices.filter { !soft.contains(labels[$0]) }
+    }
+
+    /// The output columns of `hardLabels` then `softLabels`, the order `TrainingData` lays
+    /// targets out in.
+    public var trainingColumns: [Int] {
+        let soft = Set(softLabels)
+        return hardLabelColumns + labels.indices.filter { soft.contains(labels[$0]) }
+    }
 
     /// The whole file's bytes (what `write` puts on disk).
     public func serialized() throws(ModelBundleError) -> [UInt8] {

@@ -68,6 +68,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Weight of the similarity-preserving loss on them (`RelationalDistillation`): within a
     /// batch, the student embeddings' cosine similarities are drawn to the teacher's; 0: off.
     public var relationalDistillationWeight: Float = 0
+    /// cosine (the squared difference of cosine similarities) or neighbours (the KL divergence
+    /// of each example's softmax over the others' similarities at `relational_distillation_temperature`).
+    public var relationalDistillationLoss = "cosine"
+    public var relationalDistillationTemperature: Float = 0.1
 
     public init() {}
 
@@ -79,6 +83,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case posWeight = "pos_weight", maxPosWeight = "max_pos_weight", chunksPerTrack = "chunks_per_track"
         case distillationWeight = "distillation_weight", softOnlyChunksPerTrack = "soft_only_chunks_per_track"
         case teacherEmbeddings = "teacher_embeddings", relationalDistillationWeight = "relational_distillation_weight"
+        case relationalDistillationLoss = "relational_distillation_loss"
+        case relationalDistillationTemperature = "relational_distillation_temperature"
     }
 }
 
@@ -144,6 +150,12 @@ extension ExperimentConfig {
             found.append("training.relational_distillation_weight must be 0 or more")
         } else if t.relationalDistillationWeight > 0 && t.teacherEmbeddings.isEmpty {
             found.append("training.relational_distillation_weight needs training.teacher_embeddings (a CSV from `timbre soft-labels --embeddings-out`)")
+        }
+        if !["cosine", "neighbours"].contains(t.relationalDistillationLoss) {
+            found.append("training.relational_distillation_loss must be cosine or neighbours, got \(t.relationalDistillationLoss)")
+        }
+        if !(t.relationalDistillationTemperature > 0) || !t.relationalDistillationTemperature.isFinite {
+            found.append("training.relational_distillation_temperature must be positive")
         }
         if augmentation.mixupAlpha < 0 { found.append("augmentation.mixup_alpha must be >= 0") }
         found += augmentation.audio.problems

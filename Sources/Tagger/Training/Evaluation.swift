@@ -13,11 +13,13 @@ public enum Evaluation {
         }
         let missing = cache.index.labels.filter { !bundle.labels.contains($0) }
         guard missing.isEmpty else { throw EvaluationError.labelMismatch(missing: missing) }
-        // Hard labels first, soft after, as the model was trained (`Trainer.bundle`).
+        // Hard labels first, soft after, as the model was trained (`Trainer.bundle`); a tag a
+        // retraining added after the soft ones is read from its own column.
         let data = TrainingData(cache: cache, split: split, labels: bundle.hardLabels, softLabels: bundle.softLabels)
         guard !data.tracks.isEmpty else { throw EvaluationError.emptySplit(split) }
+        let columns = bundle.trainingColumns
         return try Trainer.evaluate(network: bundle.network, data: data, normalization: bundle.normalization,
-                                    loss: BCEWithLogitsLoss()).metrics
+                                    loss: BCEWithLogitsLoss(), columns: columns == Array(bundle.labels.indices) ? nil : columns).metrics
     }
 
     /// Track-level metrics of `bundle` on audio files and their labels; files that fail to decode
@@ -42,11 +44,11 @@ public enum Evaluation {
             progress(i + 1, tracks.count)
         }
         // Metrics on the hard labels only: a distilled model's teacher tags have no truth here.
-        let l = bundle.labels.count, hard = bundle.hardLabels
+        let l = bundle.labels.count, columns = bundle.hardLabelColumns
         let rows = probabilities.count / l
         let metrics = try MultiLabelMetrics.compute(
-            probabilities: (0..<rows).flatMap { i in probabilities[(i * l)..<(i * l + hard.count)] },
-            targets: (0..<rows).flatMap { i in targets[(i * l)..<(i * l + hard.count)] }, labels: hard)
+            probabilities: (0..<rows).flatMap { i in columns.map { probabilities[i * l + $0] } },
+            targets: (0..<rows).flatMap { i in columns.map { targets[i * l + $0] } }, labels: bundle.hardLabels)
         return (metrics, failures)
     }
 }

@@ -177,8 +177,12 @@ public final class Trainer {
                 if !teacherVectors.isEmpty {
                     let rows = batch.map { teacherVectors[$0.track] }
                     let teacher = mix.map { m in rows.indices.map { RelationalDistillation.mixed(rows[$0], rows[m.partner[$0]], lambda: m.lambda) } } ?? rows
-                    let relational = RelationalDistillation.loss(embeddings: output.embeddings, teacher: teacher,
-                                                                 weight: t.relationalDistillationWeight)
+                    let relational = t.relationalDistillationLoss == "neighbours"
+                        ? RelationalDistillation.neighbourLoss(embeddings: output.embeddings, teacher: teacher,
+                                                               weight: t.relationalDistillationWeight,
+                                                               temperature: t.relationalDistillationTemperature)
+                        : RelationalDistillation.loss(embeddings: output.embeddings, teacher: teacher,
+                                                      weight: t.relationalDistillationWeight)
                     value += relational.loss
                     embeddingGradient = relational.gradient
                 }
@@ -249,8 +253,9 @@ public final class Trainer {
         try Trainer.evaluate(network: network, data: data, normalization: normalization, loss: loss)
     }
 
+    /// - Parameter columns: the network's output column of each of `data.labels` (nil: the same order).
     static func evaluate(network: any TaggingNetwork, data: TrainingData, normalization: InputNormalization,
-                         loss: BCEWithLogitsLoss, batchSize: Int = 32) throws -> (loss: Double, metrics: MultiLabelMetrics) {
+                         loss: BCEWithLogitsLoss, batchSize: Int = 32, columns: [Int]? = nil) throws -> (loss: Double, metrics: MultiLabelMetrics) {
         var rng = Xoshiro256StarStar(seed: 0)
         let items = data.items(perTrack: nil, using: &rng)
         let l = data.labels.count
@@ -262,10 +267,14 @@ public final class Trainer {
         while start < items.count {
             let batch = items[start..<min(start + batchSize, items.count)]
             try data.fill(batch: batch, normalization: normalization, augmentation: nil, rng: &rng, input: &input, target: &target, mask: &mask)
-            let output = try network.forward(input, training: false)
-            totalLoss += Double(try loss(logits: output.logits, targets: target, mask: data.masks == nil ? nil : mask).loss) * Double(batch.count)
+            var logits = try network.forward(input, training: false).logits
+            if let columns {
+                let width = logits.shape[1], all = logits.data
+                logits = try Tensor(shape: [batch.count, l], data: (0..<batch.count).flatMap { i in columns.map { all[i * width + $0] } })
+            }
+            totalLoss += Double(try loss(logits: logits, targets: target, mask: data.masks == nil ? nil : mask).loss) * Double(batch.count)
             for (i, item) in batch.enumerated() {
-                for j in 0..<l { sums[item.track * l + j] += sigmoid(output.logits.data[i * l + j]) }
+                for j in 0..<l { sums[item.track * l + j] += sigmoid(logits.data[i * l + j]) }
                 counts[item.track] += 1
             }
             start += batchSize
