@@ -6,7 +6,8 @@
 #              numpy (X @ q + argpartition), scikit-learn NearestNeighbors(brute, cosine), FAISS
 #              IndexFlatIP; the neighbours must agree.
 #   k-means    Lloyd from the same initial centroids on the first BENCH_KMEANS_COUNT (20,000)
-#              embeddings, 32 clusters, at most 50 iterations: Timbre vs scikit-learn KMeans.
+#              embeddings, 32 clusters, at most 50 iterations: Timbre vs scikit-learn KMeans, both its plain
+#              "lloyd" and its bounded "elkan" (Timbre prunes with Hamerly bounds; the labels are Lloyd's).
 #   PCA        2-D projection of those: Timbre vs scikit-learn PCA.
 # Medians of BENCH_QUERIES (200) queries and of 3 k-means/PCA runs; the ratios are peer time over
 # Timbre's (above 1: Timbre is faster). Python: $TIMBRE_PYTHON, else tools/.venv-bench-similarity.
@@ -75,6 +76,11 @@ print(f"k-means (Lloyd, same initial centroids), {kmeans_count:,} points, 32 clu
 print(f"  timbre {tk:.3f} s ({t['kmeans_iterations']} iterations, inertia {t['kmeans_inertia']:.4f})")
 print(f"  scikit-learn {pk:.3f} s ({p['kmeans_iterations']} iterations, inertia {p['kmeans_inertia']:.4f})")
 print(f"  Timbre ×{pk / tk:.2f}; same labels for {100 * same:.2f} % of points")
+if "kmeans_elkan_s" in p:
+    ek = med(p["kmeans_elkan_s"])
+    same_e = sum(a == b for a, b in zip(t["kmeans_labels"], p["kmeans_elkan_labels"])) / len(t["kmeans_labels"])
+    print(f"  scikit-learn elkan (bounded, as Timbre's Hamerly bounds) {ek:.3f} s ({p['kmeans_elkan_iterations']} iterations)"
+          f" → Timbre ×{ek / tk:.2f}; same labels for {100 * same_e:.2f} % of points")
 tp, pp = med(t["pca_s"]), med(p["pca_s"])
 print(f"PCA to 2-D, {kmeans_count:,} points: timbre {tp:.3f} s, scikit-learn {pp:.3f} s → Timbre ×{pp / tp:.2f}; "
       f"explained variance {t['pca_ratio'][0]:.4f}/{t['pca_ratio'][1]:.4f} vs {p['pca_ratio'][0]:.4f}/{p['pca_ratio'][1]:.4f}")
