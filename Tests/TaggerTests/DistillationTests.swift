@@ -54,6 +54,21 @@ final class DistillationTests: XCTestCase {
         return options
     }
 
+    /// Two epochs of a tiny ResNet-SE on the prepared corpus in `data`, runs under root/runs.
+    func tinyRun(_ name: String, data: String) -> ExperimentConfig {
+        var config = ExperimentConfig()
+        config.experimentName = name
+        config.outputDir = Self.root.appendingPathComponent("runs").path
+        config.dataDir = data
+        config.model = ArchitectureConfig(numGenres: 0, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1], attentionReduction: 2)
+        config.training.epochs = 2
+        config.training.batchSize = 4
+        config.training.warmupEpochs = 0
+        config.training.learningRate = 0.01
+        config.training.earlyStoppingMetric = "val_loss"
+        return config
+    }
+
     func testSoftLabelTableReadsValuesAndReportsEveryProblem() throws {
         let table = try SoftLabelTable.read(csvAt: Self.soft)
         XCTAssertEqual(table.labels, ["t:bright", "t:noisy"])
@@ -160,16 +175,7 @@ final class DistillationTests: XCTestCase {
         let options = options("train")
         _ = try CorpusPreparer.run(options) { _, _, _ in }
         let cache = try ChunkCache(directory: options.outputDirectory)
-        var config = ExperimentConfig()
-        config.experimentName = "distil"
-        config.outputDir = Self.root.appendingPathComponent("runs").path
-        config.dataDir = options.outputDirectory
-        config.model = ArchitectureConfig(numGenres: 0, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1], attentionReduction: 2)
-        config.training.epochs = 2
-        config.training.batchSize = 4
-        config.training.warmupEpochs = 0
-        config.training.learningRate = 0.01
-        config.training.earlyStoppingMetric = "val_loss"
+        var config = tinyRun("distil", data: options.outputDirectory)
         let trainer = try Trainer(config: config, cache: cache, observer: nil)
         try trainer.run(resume: false)
         XCTAssertEqual(trainer.history.count, 2)
@@ -231,16 +237,7 @@ final class DistillationTests: XCTestCase {
         let teacherFile = write(csv, "teacher.csv")
 
         func firstEpochLoss(weight: Float) throws -> Double {
-            var config = ExperimentConfig()
-            config.experimentName = "relational-\(weight)"
-            config.outputDir = Self.root.appendingPathComponent("runs").path
-            config.dataDir = options.outputDirectory
-            config.model = ArchitectureConfig(numGenres: 0, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1], attentionReduction: 2)
-            config.training.epochs = 2
-            config.training.batchSize = 4
-            config.training.warmupEpochs = 0
-            config.training.learningRate = 0.01
-            config.training.earlyStoppingMetric = "val_loss"
+            var config = tinyRun("relational-\(weight)", data: options.outputDirectory)
             config.training.teacherEmbeddings = teacherFile
             config.training.relationalDistillationWeight = weight
             let trainer = try Trainer(config: config, cache: cache, observer: nil)

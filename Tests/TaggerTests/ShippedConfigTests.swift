@@ -27,7 +27,7 @@ final class ShippedConfigTests: XCTestCase {
         // The default model's experiment table (models/default/README.md).
         let table = configs.appendingPathComponent("experiments")
         let rows = try FileManager.default.contentsOfDirectory(atPath: table.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertEqual(rows, ["baseline.yaml", "resnet-noattn.yaml", "resnet-se-audioaug.yaml", "resnet-se-deep.yaml", "resnet-se-distil.yaml", "resnet-se-neighbours-light.yaml", "resnet-se-neighbours.yaml", "resnet-se-relational.yaml", "resnet-se.yaml"])
+        XCTAssertEqual(rows, ["baseline-distil.yaml", "baseline.yaml", "resnet-noattn.yaml", "resnet-se-audioaug.yaml", "resnet-se-deep.yaml", "resnet-se-distil.yaml", "resnet-se-neighbours-light.yaml", "resnet-se-neighbours.yaml", "resnet-se-relational.yaml", "resnet-se.yaml"])
         for name in rows {
             var config = try ExperimentConfig.load(table.appendingPathComponent(name).path)
             XCTAssertEqual(config.problems, [], name)

@@ -76,14 +76,8 @@ public enum RelationalDistillation {
         let known = teacher.indices.filter { $0 < b && teacher[$0] != nil }
         let n = known.count
         guard n >= 2, weight > 0 else { return (0, gradient) }
-        var unit = [Float](repeating: 0, count: n * d)
-        var norms = [Float](repeating: 0, count: n)
-        for (r, i) in known.enumerated() {
-            var s: Float = 0
-            for k in 0..<d { s += embeddings.data[i * d + k] * embeddings.data[i * d + k] }
-            norms[r] = max(s.squareRoot(), 1e-8)
-            for k in 0..<d { unit[r * d + k] = embeddings.data[i * d + k] / norms[r] }
-        }
+        let rows = UnitRows(embeddings, known)
+        let unit = rows.unit
         let pairs = Float(n * (n - 1))
         var total: Float = 0
         // dL/dû_r = (4w / pairs) Σ_{s≠r} (S_rs − T_rs) û_s
@@ -101,12 +95,7 @@ public enum RelationalDistillation {
                 for k in 0..<d { dUnit[r * d + k] += scale * unit[s * d + k] }
             }
         }
-        // Through the normalisation: de = (dû − û (û·dû)) / |e|
-        for (r, i) in known.enumerated() {
-            var dot: Float = 0
-            for k in 0..<d { dot += unit[r * d + k] * dUnit[r * d + k] }
-            for k in 0..<d { gradient.data[i * d + k] = (dUnit[r * d + k] - unit[r * d + k] * dot) / norms[r] }
-        }
+        rows.backward(dUnit, into: &gradient)
         return (weight * total / pairs, gradient)
     }
 
@@ -125,14 +114,8 @@ public enum RelationalDistillation {
         let known = teacher.indices.filter { $0 < b && teacher[$0] != nil }
         let n = known.count
         guard n >= 3, weight > 0, temperature > 0 else { return (0, gradient) }
-        var unit = [Float](repeating: 0, count: n * d)
-        var norms = [Float](repeating: 0, count: n)
-        for (r, i) in known.enumerated() {
-            var s: Float = 0
-            for k in 0..<d { s += embeddings.data[i * d + k] * embeddings.data[i * d + k] }
-            norms[r] = max(s.squareRoot(), 1e-8)
-            for k in 0..<d { unit[r * d + k] = embeddings.data[i * d + k] / norms[r] }
-        }
+        let rows = UnitRows(embeddings, known)
+        let unit = rows.unit
         func softmax(_ logits: [Float]) -> [Float] {
             let m = logits.max() ?? 0
             let e = logits.map { exp($0 - m) }
@@ -169,12 +152,36 @@ public enum RelationalDistillation {
                 for k in 0..<d { dUnit[r * d + k] += scale * unit[s * d + k] }
             }
         }
-        for (r, i) in known.enumerated() {
-            var dot: Float = 0
-            for k in 0..<d { dot += unit[r * d + k] * dUnit[r * d + k] }
-            for k in 0..<d { gradient.data[i * d + k] = (dUnit[r * d + k] - unit[r * d + k] * dot) / norms[r] }
-        }
+        rows.backward(dUnit, into: &gradient)
         return (weight * total / Float(n), gradient)
+    }
+
+    /// The known examples' rows of (B, D) embeddings made unit, and the way back through that.
+    struct UnitRows {
+        let known: [Int], d: Int
+        var unit: [Float], norms: [Float]
+
+        init(_ embeddings: Tensor, _ known: [Int]) {
+            self.known = known
+            d = embeddings.count / max(1, embeddings.shape[0])
+            unit = [Float](repeating: 0, count: known.count * d)
+            norms = [Float](repeating: 0, count: known.count)
+            for (r, i) in known.enumerated() {
+                var s: Float = 0
+                for k in 0..<d { s += embeddings.data[i * d + k] * embeddings.data[i * d + k] }
+                norms[r] = max(s.squareRoot(), 1e-8)
+                for k in 0..<d { unit[r * d + k] = embeddings.data[i * d + k] / norms[r] }
+            }
+        }
+
+        /// The gradient of the embeddings from that of the unit rows: de = (dû − û (û·dû)) / |e|.
+        func backward(_ dUnit: [Float], into gradient: inout Tensor) {
+            for (r, i) in known.enumerated() {
+                var dot: Float = 0
+                for k in 0..<d { dot += unit[r * d + k] * dUnit[r * d + k] }
+                for k in 0..<d { gradient.data[i * d + k] = (dUnit[r * d + k] - unit[r * d + k] * dot) / norms[r] }
+            }
+        }
     }
 
     /// The teacher vector of a mixed example (mixup: λ·t_a + (1−λ)·t_b, made unit), known only
