@@ -55,13 +55,13 @@ public final class BaselineCNN: TaggingNetwork {
         return output
     }
 
-    // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor, dEmbeddings: Tensor) throws(ShapeError) {
         try head.setEmbeddingGradient(dEmbeddings, batch: dLogits.shape.first ?? 0, model: "BaselineCNN")
         defer { head.embeddingGradient = nil }
         try backward(dLogits)
     }
 
+    // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor) throws(ShapeError) {
         try input.withGradient(dLogits, numGenres: head.numGenres, model: "BaselineCNN") { (dout) throws(ShapeError) in
             var d = try head.backward(dout)

@@ -31,13 +31,13 @@ public final class MultiLabelAudioCNN: TaggingNetwork {
         return output
     }
 
-    // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor, dEmbeddings: Tensor) throws(ShapeError) {
         try head.setEmbeddingGradient(dEmbeddings, batch: dLogits.shape.first ?? 0, model: "MultiLabelAudioCNN")
         defer { head.embeddingGradient = nil }
         try backward(dLogits)
     }
 
+    // dLogits is (B, numGenres): the same list as forward, reversed
     public func backward(_ dLogits: Tensor) throws(ShapeError) {
         try input.withGradient(dLogits, numGenres: head.numGenres, model: "MultiLabelAudioCNN") { (dout) throws(ShapeError) in
             try features.backward(try head.backward(dout))

@@ -137,7 +137,7 @@ final class RelationalDistillationTests: XCTestCase {
             let config = ArchitectureConfig(numGenres: 3, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1], attentionReduction: 2)
             let net = makeNetwork(config, seed: 7)
             var rng = SeededGenerator(seed: 5)
-            let input = try Tensor(shape: [8, 1, 16, 16], data: (0..<(8 * 256)).map { _ in Float(rng.nextUnitFloat() * 2 - 1) })
+            let input = try Tensor(shape: [8, 1, 16, 16], data: (0..<(8 * 256)).map { _ in rng.nextUnitFloat() * 2 - 1 })
             let teacher: [[Float]?] = (0..<8).map { $0 % 2 == 0 ? [1, 0] : [0, 1] }
             let optimizer = AdamW(parameters: net.parameters, learningRate: 0.01, weightDecay: 0)
             func step() throws -> Float {

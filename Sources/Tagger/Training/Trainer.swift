@@ -173,26 +173,15 @@ public final class Trainer {
                                          rng: &rng, input: &input, target: &target, mask: &mask)
                 let output = try network.forward(input, training: true)
                 var (value, gradient) = try loss(logits: output.logits, targets: target, mask: train.masks == nil ? nil : mask)
-                var embeddingGradient: Tensor?
-                if !teacherVectors.isEmpty {
-                    let rows = batch.map { teacherVectors[$0.track] }
-                    let teacher = mix.map { m in rows.indices.map { RelationalDistillation.mixed(rows[$0], rows[m.partner[$0]], lambda: m.lambda) } } ?? rows
-                    let relational = t.relationalDistillationLoss == "neighbours"
-                        ? RelationalDistillation.neighbourLoss(embeddings: output.embeddings, teacher: teacher,
-                                                               weight: t.relationalDistillationWeight,
-                                                               temperature: t.relationalDistillationTemperature)
-                        : RelationalDistillation.loss(embeddings: output.embeddings, teacher: teacher,
-                                                      weight: t.relationalDistillationWeight)
-                    value += relational.loss
-                    embeddingGradient = relational.gradient
-                }
+                var relational = relationalTerm(batch: batch, mix: mix, embeddings: output.embeddings)
+                value += relational?.loss ?? 0
                 guard value.isFinite else { throw TrainingError.diverged(epoch: epoch, step: b + 1, loss: value) }
                 if t.accumulationSteps > 1 {
                     let scale = 1 / Float(t.accumulationSteps)
                     for i in gradient.data.indices { gradient.data[i] *= scale }
-                    if embeddingGradient != nil { for i in embeddingGradient!.data.indices { embeddingGradient!.data[i] *= scale } }
+                    relational?.gradient.data.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= scale } }
                 }
-                if let embeddingGradient { try network.backward(gradient, dEmbeddings: embeddingGradient) }
+                if let relational { try network.backward(gradient, dEmbeddings: relational.gradient) }
                 else { try network.backward(gradient) }
                 if (b + 1) % t.accumulationSteps == 0 || b == batches - 1 {
                     if let clip = t.gradClip { _ = clipGradNorm(network.parameters, maxNorm: clip) }
@@ -228,6 +217,20 @@ public final class Trainer {
         if epochsWithoutImprovement >= t.earlyStoppingPatience {
             observer?.message("early stopping: \(t.earlyStoppingMetric) did not improve for \(t.earlyStoppingPatience) epochs")
         }
+    }
+
+    /// The relational distillation loss of a batch and its gradient on the embeddings (nil when
+    /// it is off); a mixed example's teacher vector is the blend of its pair's.
+    func relationalTerm(batch: ArraySlice<(track: Int, chunk: Int)>, mix: TrainingData.MixupDraw?,
+                        embeddings: Tensor) -> (loss: Float, gradient: Tensor)? {
+        guard !teacherVectors.isEmpty else { return nil }
+        let t = config.training
+        let rows = batch.map { teacherVectors[$0.track] }
+        let teacher = mix.map { m in rows.indices.map { RelationalDistillation.mixed(rows[$0], rows[m.partner[$0]], lambda: m.lambda) } } ?? rows
+        return t.relationalDistillationLoss == "neighbours"
+            ? RelationalDistillation.neighbourLoss(embeddings: embeddings, teacher: teacher, weight: t.relationalDistillationWeight,
+                                                   temperature: t.relationalDistillationTemperature)
+            : RelationalDistillation.loss(embeddings: embeddings, teacher: teacher, weight: t.relationalDistillationWeight)
     }
 
     func monitored(_ record: EpochRecord) throws -> Double {
