@@ -1,7 +1,7 @@
 import COpenBLAS
 
 /// `nn.Conv2d` with a square kernel, by im2col and `cblas_sgemm`, or for 3×3 kernels with stride 1
-/// and padding 1 by Winograd's F(2×2, 3×3) (`Conv2d+Winograd.swift`): the batch is split across
+/// and padding 1 by Winograd's F(4×4, 3×3) or F(2×2, 3×3) (`Conv2d+Winograd.swift`): the batch is split across
 /// the workers, each converting and multiplying its own samples with single-threaded BLAS.
 /// Weight (K, C, k, k), optional bias (K); PyTorch's default initialisation.
 public final class Conv2d: Layer {
@@ -13,11 +13,18 @@ public final class Conv2d: Layer {
     /// False for a layer fed by the network input: backward then skips the input gradient and
     /// returns zeros.
     public var computesInputGradient = true
-    /// Whether a 3×3 convolution with stride 1 and padding 1 runs by Winograd's F(2×2, 3×3)
-    /// (`Winograd`), 2.25× fewer multiplies than im2col: forward, input and weight gradients.
+    /// Whether a 3×3 convolution with stride 1 and padding 1 runs by Winograd's minimal
+    /// filtering: forward, input and weight gradients.
     public var usesWinograd = true
+    /// With `usesWinograd`: whether evaluation may take F(4×4, 3×3) (`Winograd4`, 4× fewer
+    /// multiplies than im2col), chosen per plane size; otherwise, and always in training,
+    /// F(2×2, 3×3) (`Winograd`, 2.25× fewer).
+    public var allowsLargeWinogradTiles = true
 
     let workspace: ConvWorkspace
+    /// The forward pass's Winograd-transformed weights in evaluation, for the weights' version
+    /// and tiling they were made from (`Conv2d+Winograd.swift`).
+    var evaluationTransform: (version: Int, tiling: WinogradTiling, weights: FloatStorage)?
     let output = FloatStorage()
     private let inputGradient = FloatStorage()
     private var input: Activation?
@@ -79,7 +86,7 @@ public final class Conv2d: Layer {
     // samples: col = im2col(inp), out = W·col (+ bias)
     public func forward(_ inp: Activation, training: Bool = false) throws(ShapeError) -> Activation {
         try withOptionalPointer(bias?.value.data) { (b) throws(ShapeError) in
-            try forward(inp, epilogue: ChannelEpilogue(shift: b))
+            try forward(inp, epilogue: ChannelEpilogue(shift: b), training: training)
         }
     }
 
@@ -91,12 +98,12 @@ public final class Conv2d: Layer {
             throw ShapeError("Conv2d \(weight.name): cannot fold \(norm.weight.name) (\(norm.numFeatures) channels) into a convolution with \(outChannels) channels\(bias == nil ? "" : " and a bias")")
         }
         let (scale, shift) = norm.evaluationAffine()
-        let out = try forward(inp, epilogue: ChannelEpilogue(scale: scale, shift: shift, relu: relu))
+        let out = try forward(inp, epilogue: ChannelEpilogue(scale: scale, shift: shift, relu: relu), training: false)
         input = nil
         return out
     }
 
-    private func forward(_ inp: Activation, epilogue: ChannelEpilogue) throws(ShapeError) -> Activation {
+    private func forward(_ inp: Activation, epilogue: ChannelEpilogue, training: Bool) throws(ShapeError) -> Activation {
         let s = inp.shape
         guard s.channels == inChannels else {
             throw ShapeError("Conv2d \(weight.name): expected \(inChannels) input channels, got input \(s)")
@@ -111,7 +118,7 @@ public final class Conv2d: Layer {
         input = inp
         if runsWinograd {
             winograd(inp, outChannels: outChannels, transposed: false, into: output.reserve(outputShape.count),
-                     epilogue: epilogue)
+                     epilogue: epilogue, evaluation: !training)
             return Activation(data: output.pointer, shape: outputShape)
         }
         let split = Split(batch: s.batch, plane: P, columnRows: R)

@@ -12,9 +12,9 @@
 #               matrices (OpenBLAS with its own threads on every core), with numpy's sgemm as a
 #               cross-check. The peak is measured on the OpenBLAS kernel set Timbre runs on (the best
 #               this CPU supports: `timbre` restarts itself on it where OpenBLAS chose a weaker one),
-#               which the header names. Timbre's 3×3 convolutions use Winograd's F(2×2, 3×3), which does
-#               2.25× fewer multiplies than the model's FLOP count, so the effective rate can pass
-#               the sgemm peak.
+#               which the header names. Timbre's 3×3 convolutions use Winograd's minimal filtering,
+#               F(4×4, 3×3) in inference (4× fewer multiplies than the model's FLOP count) and
+#               F(2×2, 3×3) in training (2.25× fewer), so the effective rate can pass the sgemm peak.
 #   memory      Timbre's RSS after warm-up and after N inference batches, and VmHWM (peak)
 #   LSTM        the CNN + LSTM's recurrent layer alone (configs/cnn_lstm.yaml's sizes: 96 inputs,
 #               128 hidden, bidirectional, 27 steps, 32 sequences): Timbre's `LSTM` against
