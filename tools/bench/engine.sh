@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench engine [--iterations N] [--repeats N] [--warm-up N]
+# scripts/bench engine [--iterations N] [--repeats N] [--warm-up N] [--rounds N]
 #
 # Timbre's CNN engine against PyTorch CPU and ONNX Runtime CPU, same weights, same batch, same
 # run. The default network (ResNet-SE, 50 genres, base 64, blocks [2,3,2]) on a batch of 32
@@ -24,6 +24,9 @@
 # steps; the peers time --repeats batches each (default 5). All report medians after --warm-up
 # untimed batches (default 2); also settable as BENCH_ITERATIONS, BENCH_REPEATS, BENCH_WARM_UP. The logits are compared first: Timbre's,
 # PyTorch's and ONNX Runtime's must agree, or the figures compare different computations.
+# --rounds N (BENCH_ROUNDS, default 3): the peers and Timbre run one after the other N times, so
+# that a noisy spell of a shared machine falls on both; each ratio is the median of the N rounds'
+# own ratios (all listed), each s/batch the median of the rounds' medians.
 # Python: $TIMBRE_PYTHON if set, else tools/.venv-bench from tools/bench/requirements-engine.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,12 +35,14 @@ export PATH="/opt/swift/usr/bin:$PATH"
 iterations="${BENCH_ITERATIONS:-50}"
 repeats="${BENCH_REPEATS:-5}"
 warm_up="${BENCH_WARM_UP:-2}"
+rounds="${BENCH_ROUNDS:-3}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --iterations) iterations="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
     --warm-up) warm_up="$2"; shift 2 ;;
-    *) echo "usage: scripts/bench engine [--iterations N] [--repeats N] [--warm-up N]" >&2; exit 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    *) echo "usage: scripts/bench engine [--iterations N] [--repeats N] [--warm-up N] [--rounds N]" >&2; exit 2 ;;
   esac
 done
 out=bench-results/engine
@@ -61,25 +66,34 @@ mkdir -p "$out"
 echo "== weights, input batch and Timbre's logits: $out/weights.safetensors" >&2
 "$bench" bench-engine --write-weights "$out/weights.safetensors" --batch 32 --genres 50
 
-echo "== pytorch + onnxruntime: $repeats repeats after $warm_up warm-up" >&2
-"$python" tools/bench/engine_peer.py "$out/weights.safetensors" --onnx "$out/model.onnx" \
-  --repeats "$repeats" --warm-up "$warm_up" > "$out/peer.json"
-
-echo "== timbre: $iterations inference batches, $repeats train steps after $warm_up warm-up" >&2
-"$bench" bench-engine --weights "$out/weights.safetensors" --iterations "$iterations" \
-  --train-steps "$repeats" --warm-up "$warm_up" --json > "$out/timbre.json"
+rm -f "$out"/peer-*.json "$out"/timbre-*.json
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds: pytorch + onnxruntime, $repeats repeats after $warm_up warm-up" >&2
+  "$python" tools/bench/engine_peer.py "$out/weights.safetensors" --onnx "$out/model.onnx" \
+    --repeats "$repeats" --warm-up "$warm_up" > "$out/peer-$round.json"
+  echo "== round $round of $rounds: timbre, $iterations inference batches, $repeats train steps after $warm_up warm-up" >&2
+  "$bench" bench-engine --weights "$out/weights.safetensors" --iterations "$iterations" \
+    --train-steps "$repeats" --warm-up "$warm_up" --json > "$out/timbre-$round.json"
+done
 
 echo "== LSTM: timbre-bench bench-lstm and nn.LSTM, $repeats repeats after $warm_up warm-up" >&2
 "$bench" bench-lstm --write-weights "$out/lstm.safetensors"
 "$python" tools/bench/lstm_peer.py "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_peer.json"
 "$bench" bench-lstm --weights "$out/lstm.safetensors" --repeats "$repeats" --warm-up "$warm_up" > "$out/lstm_timbre.json"
 
-"$python" - "$out" <<'PY'
+"$python" - "$out" "$rounds" <<'PY'
 import json, os, platform, statistics, sys
 
-out = sys.argv[1]
-peer = json.load(open(f"{out}/peer.json"))
-timbre = json.load(open(f"{out}/timbre.json"))
+out, rounds = sys.argv[1], int(sys.argv[2])
+peers = [json.load(open(f"{out}/peer-{r}.json")) for r in range(1, rounds + 1)]
+timbres = [json.load(open(f"{out}/timbre-{r}.json")) for r in range(1, rounds + 1)]
+# The first round's file for what does not vary (versions, logits, memory); the median over
+# rounds for every time and rate.
+peer, timbre = dict(peers[0]), dict(timbres[0])
+for merged, runs in [(peer, peers), (timbre, timbres)]:
+    for key in merged:
+        if key.endswith("_median_s") or key == "sgemm_gflops_median":
+            merged[key] = statistics.median(run[key] for run in runs)
 batch = timbre["batch"]
 flops = peer["forward_flops_per_chunk"]
 
@@ -123,15 +137,22 @@ rows = [
 print(f"{'':12}{'':14}{'median s/batch':>16}{'per s':>10}{'GFLOP/s':>10}{'runs':>6}")
 for what, tool, s, n, factor in rows:
     print(f"{what:12}{tool:14}{s:16.4f}{rate(s):10.1f}{gflops(s, factor):10.1f}{n:6d}")
-print("(per s: chunks/s for inference, samples/s for the train step)")
+print(f"(per s: chunks/s for inference, samples/s for the train step; s/batch: the median of {rounds} rounds' medians,"
+      " runs: per round)")
 print()
-ti, pi, oi = timbre["inference_median_s"], peer["torch_inference_median_s"], peer["ort_inference_median_s"]
-tt, pt = timbre["train_median_s"], peer["torch_train_median_s"]
+ti = timbre["inference_median_s"]
+tt = timbre["train_median_s"]
 def verdict(ratio):
     return "met" if ratio >= 1.0 else "not met"
-print(f"Timbre / PyTorch, inference:       {pi / ti:5.2f}×   (target ≥ 1.0: {verdict(pi / ti)})")
-print(f"Timbre / ONNX Runtime, inference:  {oi / ti:5.2f}×   (stretch ≥ 1.0: {verdict(oi / ti)})")
-print(f"Timbre / PyTorch, train step:      {pt / tt:5.2f}×   (target ≥ 1.0: {verdict(pt / tt)})")
+def ratios(peer_key, timbre_key):
+    return [p[peer_key] / t[timbre_key] for p, t in zip(peers, timbres)]
+for label, peer_key, timbre_key, goal in [("PyTorch, inference:      ", "torch_inference_median_s", "inference_median_s", "target"),
+                                          ("ONNX Runtime, inference: ", "ort_inference_median_s", "inference_median_s", "stretch"),
+                                          ("PyTorch, train step:     ", "torch_train_median_s", "train_median_s", "target")]:
+    each = ratios(peer_key, timbre_key)
+    ratio = statistics.median(each)
+    print(f"Timbre / {label} {ratio:5.2f}×   ({goal} ≥ 1.0: {verdict(ratio)}; median of the rounds: "
+          f"{', '.join(f'{r:.2f}' for r in each)})")
 print()
 peak = timbre["sgemm_gflops_median"]
 if peak > 0:
