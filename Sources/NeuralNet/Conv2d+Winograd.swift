@@ -72,6 +72,17 @@ extension Conv2d {
         return (workers, (perWorker + groups - 1) / groups)
     }
 
+    /// Workers and parts of the batch for a forward pass (or an input gradient): parts of equal
+    /// size whose transformed tiles stay near `columnBudget`, at least one per worker, taken by
+    /// the workers as they come free (`Parallel.forEachPart`).
+    func winogradParts(_ s: ActivationShape, channels: Int, tiling: WinogradTiling) -> (workers: Int, parts: Int, group: Int) {
+        let (tr, tc) = tiling.tiles(height: s.height, width: s.width)
+        let workers = max(1, min(Parallel.workerCount, s.batch))
+        let most = max(1, Self.columnBudget / max(1, tiling.positions * channels * tr * tc))
+        let parts = min(s.batch, max(workers, (s.batch + most - 1) / most))
+        return (workers, parts, (s.batch + parts - 1) / parts)
+    }
+
     /// out (B, K, H, W) = the 3×3 convolution (stride 1, padding 1) of inp (B, C, H, W) by this
     /// layer's weights, or with `transposed` by their 180° rotation with C and K swapped (the
     /// input gradient from the output gradient). With `evaluation`, the tiling is
@@ -84,7 +95,7 @@ extension Conv2d {
         let tiling = evaluation ? evaluationTiling(height: s.height, width: s.width) : .two, positions = tiling.positions
         let (tr, tc) = tiling.tiles(height: s.height, width: s.width)
         let perSample = tr * tc
-        let (workers, G) = winogradSplit(s, channels: max(C, K), tiling: tiling)
+        let (workers, parts, G) = winogradParts(s, channels: max(C, K), tiling: tiling)
         let u = SendablePointer(transformedWeights(tiling, outChannels: K, inChannels: C, transposed: transposed,
                                                    keeps: evaluation && !transposed))
         // The matrices of V and of M a little more than a power of two apart, so that their
@@ -96,18 +107,15 @@ extension Conv2d {
         let scratch = workspace.paddedPlanes(workers, count: tiling.inputScratch(height: s.height, width: s.width))
         let out = SendablePointer(output), x = SendablePointer(inp.data)
         let outShape = ActivationShape(batch: s.batch, channels: K, height: s.height, width: s.width)
-        Parallel.forEachChunk(s.batch, chunks: workers) { worker, run in
-            let v = vs[worker].pointer, m = ms[worker].pointer
-            for b0 in stride(from: run.lowerBound, to: run.upperBound, by: G) {
-                let samples = b0..<min(run.upperBound, b0 + G), T = samples.count * perSample
-                tiling.transformInput(v, stride: vStride, x.pointer, s, samples: samples, scratch: scratch[worker].pointer)
-                for xi in 0..<positions {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(T), Int32(C),
-                                1, u.pointer + xi * K * C, Int32(C), v + xi * vStride, Int32(T), 0, m + xi * mStride, Int32(T))
-                }
-                tiling.transformOutput(out.pointer, m, stride: mStride, outShape, outChannels: K, samples: samples,
-                                       epilogue: epilogue)
+        Parallel.forEachPart(s.batch, parts: parts, workers: workers) { worker, samples in
+            let v = vs[worker].pointer, m = ms[worker].pointer, T = samples.count * perSample
+            tiling.transformInput(v, stride: vStride, x.pointer, s, samples: samples, scratch: scratch[worker].pointer)
+            for xi in 0..<positions {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(T), Int32(C),
+                            1, u.pointer + xi * K * C, Int32(C), v + xi * vStride, Int32(T), 0, m + xi * mStride, Int32(T))
             }
+            tiling.transformOutput(out.pointer, m, stride: mStride, outShape, outChannels: K, samples: samples,
+                                   epilogue: epilogue)
         }
     }
 

@@ -70,6 +70,11 @@ public final class Conv2d: Layer {
         let workers: Int
         let group: Int
         let direct: Bool
+        /// The forward pass's parts of the batch, taken by the workers as they come free
+        /// (`Parallel.forEachPart`): one sample each on the direct path, else equal groups of
+        /// at most `partGroup` samples, at least one per worker.
+        let parts: Int
+        let partGroup: Int
 
         init(batch: Int, plane P: Int, columnRows R: Int) {
             workers = max(1, min(Parallel.workerCount, batch))
@@ -79,6 +84,8 @@ public final class Conv2d: Layer {
             // Equal groups rather than full ones and a remainder.
             let groups = (perWorker + most - 1) / most
             group = direct ? 1 : (perWorker + groups - 1) / groups
+            parts = direct ? batch : min(batch, max(workers, (batch + most - 1) / most))
+            partGroup = (batch + parts - 1) / parts
         }
     }
 
@@ -122,32 +129,30 @@ public final class Conv2d: Layer {
             return Activation(data: output.pointer, shape: outputShape)
         }
         let split = Split(batch: s.batch, plane: P, columnRows: R)
-        let G = split.group, direct = split.direct
+        let G = split.partGroup, direct = split.direct
         let cols = workspace.columns(split.workers, count: R * G * P)
         let products = direct ? cols : workspace.products(split.workers, count: K * G * P)
         let out = SendablePointer(output.reserve(outputShape.count)), x = SendablePointer(inp.data)
         let geometry = geometry
         weight.value.data.withUnsafeBufferPointer { wb in
             let w = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!))
-            Parallel.forEachChunk(s.batch, chunks: split.workers) { worker, run in
+            Parallel.forEachPart(s.batch, parts: split.parts, workers: split.workers) { worker, samples in
                 let col = cols[worker].pointer, product = products[worker].pointer, out = out.pointer
-                for b0 in stride(from: run.lowerBound, to: run.upperBound, by: G) {
-                    let samples = b0..<min(run.upperBound, b0 + G), n = samples.count * P
-                    im2colForward(col, x.pointer, s, geometry, outH: outH, outW: outW, samples: samples)
-                    if direct {
-                        // A sample's (K, P) product is already its NCHW output.
-                        let y = out + b0 * K * P
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
-                                    1, w.pointer, Int32(R), col, Int32(P), 0, y, Int32(P))
-                        if !epilogue.isIdentity {
-                            for k in 0..<K { epilogue.apply(y + k * P, channel: k, count: P) }
-                        }
-                    } else {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(n), Int32(R),
-                                    1, w.pointer, Int32(R), col, Int32(n), 0, product, Int32(n))
-                        permuteBatchChannel(out + b0 * K * P, product, batch: samples.count, channels: K,
-                                            plane: P, toBatchMajor: true, epilogue: epilogue)
+                let b0 = samples.lowerBound, n = samples.count * P
+                im2colForward(col, x.pointer, s, geometry, outH: outH, outW: outW, samples: samples)
+                if direct {
+                    // A sample's (K, P) product is already its NCHW output.
+                    let y = out + b0 * K * P
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(P), Int32(R),
+                                1, w.pointer, Int32(R), col, Int32(P), 0, y, Int32(P))
+                    if !epilogue.isIdentity {
+                        for k in 0..<K { epilogue.apply(y + k * P, channel: k, count: P) }
                     }
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(n), Int32(R),
+                                1, w.pointer, Int32(R), col, Int32(n), 0, product, Int32(n))
+                    permuteBatchChannel(out + b0 * K * P, product, batch: samples.count, channels: K,
+                                        plane: P, toBatchMajor: true, epilogue: epilogue)
                 }
             }
         }

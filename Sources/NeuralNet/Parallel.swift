@@ -63,6 +63,27 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(worker, part)` for the `parts` fixed parts of `0..<count` (`chunk`) on at most
+    /// `workers` workers, each taking the next part as soon as it is free, so that a core slowed
+    /// by other work (a decode thread, another process) takes fewer parts and the others do not
+    /// wait for it. The parts never change, and `worker` only picks scratch buffers, so results
+    /// stay bit-identical; not for loops whose workers sum into their own buffers.
+    public static func forEachPart(_ count: Int, parts: Int, workers: Int, _ body: @Sendable (Int, Range<Int>) -> Void) {
+        let workers = min(workers, parts)
+        if workers <= 1 {
+            for p in 0..<parts { body(0, chunk(p, of: parts, count: count)) }
+            return
+        }
+        let next = LockedCount()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            while true {
+                let p = next.takeNext()
+                guard p < parts else { return }
+                body(worker, chunk(p, of: parts, count: count))
+            }
+        }
+    }
+
     /// Part `i` of `0..<count` cut into `chunks` nearly equal parts.
     public static func chunk(_ i: Int, of chunks: Int, count: Int) -> Range<Int> {
         (count * i / chunks)..<(count * (i + 1) / chunks)
@@ -76,6 +97,13 @@ private final class LockedCount: @unchecked Sendable {
     var value: Int {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+
+    /// The value, then one more.
+    func takeNext() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        stored += 1
+        return stored - 1
     }
 }
 

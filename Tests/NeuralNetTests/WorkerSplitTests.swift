@@ -1,4 +1,5 @@
 import NeuralNet
+import Foundation
 import XCTest
 
 /// The layers that split their GEMMs across workers (Conv2d by samples, Linear by rows) give the
@@ -92,6 +93,24 @@ final class WorkerSplitTests: XCTestCase {
                 XCTAssertEqual(parts.last?.upperBound, count)
                 for (a, b) in zip(parts, parts.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
             }
+        }
+    }
+
+    /// Parts taken as workers come free: each of the fixed parts runs exactly once, on a worker
+    /// index below the worker count, whatever the scheduling.
+    func testPartsRunOnceEach() {
+        final class Log: @unchecked Sendable {
+            let lock = NSLock()
+            var runs: [(worker: Int, range: Range<Int>)] = []
+        }
+        for (count, parts, workers) in [(32, 32, 2), (33, 5, 3), (7, 7, 1), (10, 3, 8)] {
+            let log = Log()
+            Parallel.forEachPart(count, parts: parts, workers: workers) { worker, range in
+                log.lock.lock(); log.runs.append((worker, range)); log.lock.unlock()
+            }
+            let ranges = log.runs.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+            XCTAssertEqual(ranges, (0..<parts).map { Parallel.chunk($0, of: parts, count: count) }, "\(count) in \(parts)")
+            XCTAssertTrue(log.runs.allSatisfy { (0..<min(workers, parts)).contains($0.worker) }, "\(count) in \(parts)")
         }
     }
 }
