@@ -2,7 +2,9 @@ import NeuralNet
 import Tagger
 import XCTest
 
-/// Finite-difference checks of whole networks: the backward list must mirror the forward list.
+/// Finite-difference checks of whole networks in float32, through the engine's own forward: the
+/// backward list must mirror the forward list. Coarse (a shared slack, one miss in five), as
+/// float32 rounding allows; `DoubleReferenceGradientTests` checks the same networks per tensor.
 final class NetworkGradientTests: XCTestCase {
     func testResNetSEOneBlockPerStage() throws {
         let config = ArchitectureConfig(numGenres: 5, baseChannels: 4, embeddingDim: 8, dropout: 0, blocks: [1, 1],
