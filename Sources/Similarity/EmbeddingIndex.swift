@@ -164,14 +164,15 @@ public final class EmbeddingIndex: @unchecked Sendable {
     private func search(_ unit: [Float], k: Int, excluding: Set<Int64>, allowed: (Int64) -> Bool = { _ in true }) -> [SimilarityHit] {
         let n = ids.count
         guard k > 0, n > 0 else { return [] }
-        var scores = [Float](repeating: 0, count: n)
-        matrix.withUnsafeBufferPointer { a in
-            unit.withUnsafeBufferPointer { x in
-                scores.withUnsafeMutableBufferPointer { y in
+        // sgemv with β = 0 writes every score: no need to zero them first.
+        let scores = [Float](unsafeUninitializedCapacity: n) { y, count in
+            matrix.withUnsafeBufferPointer { a in
+                unit.withUnsafeBufferPointer { x in
                     cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(dimension), 1,
                                 a.baseAddress, Int32(dimension), x.baseAddress, 1, 0, y.baseAddress, 1)
                 }
             }
+            count = n
         }
         return scores.withUnsafeBufferPointer { select($0, stride: 1, offset: 0, k: k, excluding: excluding, allowed: allowed) }
     }
@@ -181,12 +182,15 @@ public final class EmbeddingIndex: @unchecked Sendable {
     private func select(_ scores: UnsafeBufferPointer<Float>, stride: Int, offset: Int, k: Int, excluding: Set<Int64>,
                         allowed: (Int64) -> Bool) -> [SimilarityHit] {
         var best = TopK(capacity: k)
+        // The heap's lowest score once it is full (−∞ before): most rows stop at this compare.
+        var floor = -Float.infinity
         for row in 0..<ids.count {
             let score = min(1, max(-1, scores[offset + row * stride]))
-            if let floor = best.floor, score < floor { continue }
+            if score < floor { continue }
             let id = ids[row]
             guard !excluding.contains(id), allowed(id) else { continue }
             best.offer(SimilarityHit(id: id, score: score))
+            floor = best.floor ?? -Float.infinity
         }
         return best.sorted()
     }
