@@ -2,7 +2,7 @@ import COpenBLAS
 
 /// `nn.Conv2d` with a square kernel, by im2col and `cblas_sgemm`, or for 3×3 kernels with stride 1
 /// and padding 1 by Winograd's F(4×4, 3×3) or F(2×2, 3×3) (`Conv2d+Winograd.swift`): the batch is split across
-/// the workers, each converting and multiplying its own samples with single-threaded BLAS.
+/// the workers, each converting and multiplying the samples it takes with single-threaded BLAS.
 /// Weight (K, C, k, k), optional bias (K); PyTorch's default initialisation.
 public final class Conv2d: Layer {
     public let inChannels: Int
