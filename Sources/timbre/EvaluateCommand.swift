@@ -10,7 +10,8 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Score a model: Hamming loss, Jaccard, F1/precision/recall, ROC-AUC and PR-AUC, per tag."
     )
 
-    @Option(help: "The model (best_model.safetensors or models/default/model.safetensors).") var model: String
+    @Option(help: "The model, e.g. a training run's best_model.safetensors (default: the shipped models/default/model.safetensors or $TIMBRE_MODEL).")
+    var model: String?
     @Option(help: "Prepared data (from `timbre prepare`).") var dataDir: String?
     @Option(help: "Which split of the prepared data: test, val, train or all.") var split = "test"
     @Option(help: "A folder of audio files to score straight from audio (with --labels).") var audioDir: String?
@@ -18,7 +19,7 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Print the metrics as JSON.") var json = false
 
     func run() throws {
-        let bundle = try ModelBundle.read(from: model)
+        let bundle = try ModelBundle.read(from: model ?? defaultModelPath())
         let metrics: MultiLabelMetrics
         switch (dataDir, audioDir, labels) {
         case (let dir?, nil, nil):
