@@ -61,13 +61,14 @@ extension Conv2d {
         allowsLargeWinogradTiles ? WinogradTiling(height: H, width: W) : .two
     }
 
-    /// Workers and samples per group: the transformed tiles of a group (positions × channels ×
-    /// tiles) stay near `columnBudget`.
-    func winogradSplit(_ s: ActivationShape, channels: Int, tiling: WinogradTiling) -> (workers: Int, group: Int) {
-        let (tr, tc) = tiling.tiles(height: s.height, width: s.width)
+    /// Workers and samples per group of the weight gradient (F(2×2, 3×3), one fixed run of
+    /// samples per worker): the transformed tiles of a group (16 × channels × tiles) stay near
+    /// `columnBudget`.
+    func winogradSplit(_ s: ActivationShape, channels: Int) -> (workers: Int, group: Int) {
+        let (tr, tc) = Winograd.tiles(height: s.height, width: s.width)
         let workers = max(1, min(Parallel.workerCount, s.batch))
         let perWorker = (s.batch + workers - 1) / workers
-        let most = max(1, min(perWorker, Self.columnBudget / max(1, tiling.positions * channels * tr * tc)))
+        let most = max(1, min(perWorker, Self.columnBudget / max(1, 16 * channels * tr * tc)))
         let groups = (perWorker + most - 1) / most
         return (workers, (perWorker + groups - 1) / groups)
     }
@@ -149,7 +150,7 @@ extension Conv2d {
         let s = inp.shape, C = s.channels, K = outChannels
         let (tr, tc) = Winograd.tiles(height: s.height, width: s.width)
         let perSample = tr * tc
-        let (workers, G) = winogradSplit(s, channels: max(C, K), tiling: .two)
+        let (workers, G) = winogradSplit(s, channels: max(C, K))
         let vStride = C * G * perSample + 16, mStride = K * G * perSample + 16
         let vs = workspace.columns(workers, count: 16 * vStride)
         let ms = workspace.products(workers, count: 16 * mStride)

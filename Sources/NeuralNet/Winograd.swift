@@ -113,13 +113,16 @@ enum Winograd {
         }
     }
 
-    /// The first `lanes` lanes of x at p.
+    /// The first `lanes` (1…4) lanes of x at p: a row of tiles' last, partial group of four
+    /// (`Winograd4` too).
     @inline(__always)
-    private static func put(_ x: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-        if lanes == 4 {
-            UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD4<Float>.self)
-        } else {
-            for l in 0..<lanes { p[l] = x[l] }
+    static func put(_ x: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        let raw = UnsafeMutableRawPointer(p)
+        switch lanes {
+        case 4: raw.storeBytes(of: x, as: SIMD4<Float>.self)
+        case 3: raw.storeBytes(of: x.lowHalf, as: SIMD2<Float>.self); p[2] = x[2]
+        case 2: raw.storeBytes(of: x.lowHalf, as: SIMD2<Float>.self)
+        default: p[0] = x[0]
         }
     }
 

@@ -124,8 +124,8 @@ enum Winograd4 {
             for r in 0..<6 {
                 let t = inputMap(columns[r], columns[6 + r], columns[12 + r], columns[18 + r], columns[24 + r], columns[30 + r])
                 let p = o + 6 * r * stride + j
-                put(t.0, p, lanes); put(t.1, p + stride, lanes); put(t.2, p + 2 * stride, lanes)
-                put(t.3, p + 3 * stride, lanes); put(t.4, p + 4 * stride, lanes); put(t.5, p + 5 * stride, lanes)
+                Winograd.put(t.0, p, lanes); Winograd.put(t.1, p + stride, lanes); Winograd.put(t.2, p + 2 * stride, lanes)
+                Winograd.put(t.3, p + 3 * stride, lanes); Winograd.put(t.4, p + 4 * stride, lanes); Winograd.put(t.5, p + 5 * stride, lanes)
             }
             j += 4
         }
@@ -141,18 +141,6 @@ enum Winograd4 {
         let a = d4 - four * d2, b = d3 - four * d1       // rows 1 and 2: a ± b
         let c = d4 - d2, e = two * (d3 - d1)             // rows 3 and 4: c ± e
         return (four * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, four * d1 - 5 * d3 + d5)
-    }
-
-    /// The first `lanes` lanes of x at p.
-    @inline(__always)
-    private static func put(_ x: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-        let raw = UnsafeMutableRawPointer(p)
-        switch lanes {
-        case 4: raw.storeBytes(of: x, as: SIMD4<Float>.self)
-        case 3: raw.storeBytes(of: x.lowHalf, as: SIMD2<Float>.self); p[2] = x[2]
-        case 2: raw.storeBytes(of: x.lowHalf, as: SIMD2<Float>.self)
-        default: p[0] = x[0]
-        }
     }
 
     /// out[b,k] = Aᵀ M A for every tile, cut to H × W, then `epilogue`; M is M[ξ][k][t], the

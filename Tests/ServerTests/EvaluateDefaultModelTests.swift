@@ -21,34 +21,33 @@ final class EvaluateDefaultModelTests: XCTestCase {
         try AudioWriter.write(bright, sampleRate: rate, to: dir.appendingPathComponent("bright.wav").path)
         let labels = dir.appendingPathComponent("labels.csv")
         try "path,tags\nlow.wav,drums;bass\nbright.wav,piano;strings\n".write(to: labels, atomically: true, encoding: .utf8)
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("models/default/model.safetensors").path
+        let shipped = ServerProcess.repositoryRoot.appendingPathComponent("models/default/model.safetensors").path
         let arguments = ["evaluate", "--audio-dir", dir.path, "--labels", labels.path, "--json"]
 
         var environment = ProcessInfo.processInfo.environment
         environment["TIMBRE_MODEL"] = nil
-        let byDefault = try run(arguments, environment: environment, in: shipped)
-        let named = try run(arguments + ["--model", shipped], environment: environment, in: shipped)
+        let byDefault = try run(arguments, environment: environment)
+        let named = try run(arguments + ["--model", shipped], environment: environment)
         XCTAssertEqual(byDefault.status, 0, byDefault.output)
         XCTAssertEqual(named.status, 0, named.output)
         XCTAssertTrue(byDefault.output.contains("roc_auc"), byDefault.output)
         XCTAssertEqual(byDefault.output, named.output, "no --model is the shipped model")
 
         environment["TIMBRE_MODEL"] = dir.appendingPathComponent("missing.safetensors").path
-        let overridden = try run(arguments, environment: environment, in: shipped)
+        let overridden = try run(arguments, environment: environment)
         XCTAssertNotEqual(overridden.status, 0, "$TIMBRE_MODEL names the model to score")
         XCTAssertTrue(overridden.output.contains("missing.safetensors"), overridden.output)
     }
 
-    /// Runs timbre from the repository root (where the shipped model's relative path resolves),
-    /// standard output only.
-    private func run(_ arguments: [String], environment: [String: String], in shipped: String) throws -> (status: Int32, output: String) {
+    /// Runs timbre from the repository root (where the shipped model's relative path resolves):
+    /// standard output, and standard error too when it fails. Not `runTimbre`, which mixes the
+    /// two streams: progress lines would make the two outputs differ.
+    private func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try ServerProcess.binary())
         process.arguments = arguments
         process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: shipped).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
+        process.currentDirectoryURL = ServerProcess.repositoryRoot
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
